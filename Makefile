@@ -1,0 +1,37 @@
+# ferryman — the two commands that matter: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: venv demo test lint types unit bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m ferryman.demo examples/hello/ferryman.yaml
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests examples $(wildcard bench)
+	$(VENV)/bin/ruff format --check src tests examples $(wildcard bench)
+
+types: $(STAMP)
+	$(VENV)/bin/mypy
+
+unit: $(STAMP)
+	$(VENV)/bin/pytest -q tests/unit
+
+test: lint types
+	$(VENV)/bin/pytest -q
+
+bench: $(STAMP)
+	@set -e; for b in $(wildcard bench/*.py); do echo "== $$b"; $(PY) $$b --quick; done
+
+clean:
+	rm -rf $(VENV) .ferryman .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,164 @@
+"""The release spec (``ferryman.yaml``) as frozen pydantic models.
+
+The YAML keys follow GitHub Actions where one exists (``working-directory``,
+``timeout-minutes``); Python attributes use snake case and the YAML spelling is
+the alias. Models forbid unknown keys so that a typo is an error, not a no-op.
+
+Example::
+
+    system: hello
+    repos:
+      hello:
+        source: ./app
+        build:
+          steps:
+            - name: build
+              run: ./build.sh
+        outputs: ["dist/**"]
+    services:
+      web:
+        artifact: hello
+        run: python3 server.py
+        health: {path: /healthz}
+    environments:
+      dev:
+        regions:
+          local-1: {zones: [a]}
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+_NAME = re.compile(NAME_PATTERN)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+def check_name(value: str) -> str:
+    """Validate a DNS-label-like name used for repos, services, regions and zones.
+
+    Args:
+        value: The candidate name.
+
+    Returns:
+        The name, unchanged.
+
+    Raises:
+        ValueError: If the name is not lower-case letters, digits and dashes.
+    """
+    if not _NAME.match(value):
+        raise ValueError(
+            f"invalid name {value!r}: use lower-case letters, digits and '-' (at most 63)"
+        )
+    return value
+
+
+class Step(_Frozen):
+    """One build step, as in a GitHub Actions job."""
+
+    name: str = Field(min_length=1)
+    run: str = Field(min_length=1)
+    env: dict[str, str] = Field(default_factory=dict)
+    working_directory: str = Field(default=".", alias="working-directory")
+    timeout_minutes: float = Field(default=30.0, gt=0, alias="timeout-minutes")
+    shell: str = "bash"
+
+
+class Build(_Frozen):
+    """How a repo is built: steps run in order in a checkout of the source."""
+
+    steps: tuple[Step, ...] = Field(min_length=1)
+    env: dict[str, str] = Field(default_factory=dict)
+
+
+class Repo(_Frozen):
+    """A source repository: where it lives, how to build it, what it produces."""
+
+    source: str = Field(min_length=1, description="Local path (relative to the spec) or git URL.")
+    ref: str | None = Field(default=None, description="Branch, tag or commit; default HEAD.")
+    build: Build
+    outputs: tuple[str, ...] = Field(
+        min_length=1, description="Globs, relative to the checkout, that become artifacts."
+    )
+
+
+class HealthCheck(_Frozen):
+    """How to tell that an instance is ready to serve."""
+
+    path: str = "/healthz"
+    status: int = Field(default=200, ge=100, le=599)
+    timeout_seconds: float = Field(default=30.0, gt=0, alias="timeout-seconds")
+    interval_seconds: float = Field(default=0.5, gt=0, alias="interval-seconds")
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError(f"health path must start with '/', got {value!r}")
+        return value
+
+
+class Service(_Frozen):
+    """A long-running service started from a repo's artifacts."""
+
+    artifact: str = Field(description="Name of the repo whose outputs this service runs.")
+    run: str = Field(min_length=1, description="Command that starts one instance; $PORT is set.")
+    env: dict[str, str] = Field(default_factory=dict)
+    health: HealthCheck = Field(default_factory=HealthCheck)
+    replicas: int = Field(default=1, ge=1, le=64)
+
+
+class Region(_Frozen):
+    """A region and its availability zones."""
+
+    zones: tuple[str, ...] = Field(min_length=1)
+
+    @field_validator("zones")
+    @classmethod
+    def _zone_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for zone in value:
+            check_name(zone)
+        if len(set(value)) != len(value):
+            raise ValueError("zones must be unique")
+        return value
+
+
+class Environment(_Frozen):
+    """A deployment target: a platform and the regions it spans."""
+
+    platform: str = "local"
+    regions: dict[str, Region] = Field(min_length=1)
+
+    @field_validator("regions")
+    @classmethod
+    def _region_names(cls, value: dict[str, Region]) -> dict[str, Region]:
+        for name in value:
+            check_name(name)
+        return value
+
+
+class Spec(_Frozen):
+    """A whole ``ferryman.yaml``."""
+
+    system: str = Field(description="Name of the system this spec releases.")
+    repos: dict[str, Repo] = Field(min_length=1)
+    services: dict[str, Service] = Field(default_factory=dict)
+    environments: dict[str, Environment] = Field(default_factory=dict)
+
+    @field_validator("system")
+    @classmethod
+    def _system_name(cls, value: str) -> str:
+        return check_name(value)
+
+    @field_validator("repos", "services", "environments")
+    @classmethod
+    def _key_names(cls, value: dict[str, object]) -> dict[str, object]:
+        for name in value:
+            check_name(name)
+        return value
