@@ -1,0 +1,315 @@
+"""Running one build step, the way a GitHub Actions ``run:`` step runs.
+
+The script is written to a temporary file and run by the step's shell in its
+own process group, with stdout and stderr streamed into the log. The group is
+killed on timeout, on cancellation, and when the step ends (so a step leaves
+no background processes behind). A finished step records its result next to
+its log; running it again returns that record instead of running twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+import hashlib
+import json
+import math
+import os
+import shlex
+import signal
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TextIO
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ferryman.errors import BuildError
+from ferryman.plan.models import StepPlan
+
+HEARTBEAT_INTERVAL_S = 1.0
+POLL_S = 0.05
+KILL_GRACE_S = 2.0
+DRAIN_S = 5.0
+TAIL_LINES = 20
+_MAX_LINE = 1000
+_CHUNK = 1 << 16
+
+_SHELLS: dict[str, tuple[str, ...]] = {
+    "bash": ("bash", "--noprofile", "--norc", "-eo", "pipefail", "{0}"),
+    "sh": ("sh", "-e", "{0}"),
+    "python": ("python3", "{0}"),
+}
+
+
+class StepResult(BaseModel):
+    """How a step ended.
+
+    Attributes:
+        exit_code: The shell's exit status; ``-N`` if it was killed by signal N.
+        duration_s: Wall-clock time from start to exit.
+        log_path: Where its output was written.
+        timed_out: Whether it was killed for exceeding its timeout.
+        tail: The last lines of its output (each clipped to 1000 characters).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    exit_code: int
+    duration_s: float
+    log_path: Path
+    timed_out: bool
+    tail: str
+
+
+async def run_step(
+    step: StepPlan,
+    workspace: Path,
+    log_path: Path,
+    env: Mapping[str, str] | None = None,
+    heartbeat: Callable[[str], None] | None = None,
+) -> StepResult:
+    """Runs a step to completion, or returns its recorded result.
+
+    Args:
+        step: What to run, with which shell, where and for how long.
+        workspace: The checkout; ``step.working_directory`` is relative to it.
+        log_path: File receiving a header line and the step's output.
+        env: Variables added to the worker's environment; ``step.env`` wins over them.
+        heartbeat: Called with the latest output line at least every 2 seconds.
+
+    Returns:
+        The result, whatever the exit code; a result recorded by an earlier
+        run of the same step at the same ``log_path`` is returned as is.
+
+    Raises:
+        BuildError: The working directory or shell is invalid, or the shell cannot start.
+        asyncio.CancelledError: The caller was cancelled; the step's processes are killed.
+    """
+    marker = log_path.with_suffix(".result.json")
+    fingerprint = _fingerprint(step, env)
+    recorded = _recorded(marker, fingerprint)
+    if recorded is not None:
+        return recorded
+    cwd = _working_directory(workspace, step)
+    full_env = {**os.environ, **(env or {}), **step.env}
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="ferryman-step-") as scratch:
+        argv = _command(step, Path(scratch))
+        result = await _execute(step, argv, cwd, full_env, log_path, heartbeat)
+    _record(marker, fingerprint, result)
+    return result
+
+
+def _working_directory(workspace: Path, step: StepPlan) -> Path:
+    root = workspace.resolve()
+    cwd = (root / step.working_directory).resolve()
+    if not cwd.is_relative_to(root):
+        raise BuildError(
+            f"step {step.name!r}: working-directory {step.working_directory!r} leaves the workspace"
+        )
+    if not cwd.is_dir():
+        raise BuildError(
+            f"step {step.name!r}: working-directory {step.working_directory!r} "
+            f"does not exist in {root}"
+        )
+    return cwd
+
+
+def _command(step: StepPlan, scratch: Path) -> list[str]:
+    """The argv running the step's script, which is written into ``scratch``.
+
+    Besides the named shells, a command template containing ``{0}`` (as in
+    GitHub Actions, e.g. ``perl {0}``) is accepted.
+    """
+    template = _SHELLS.get(step.shell)
+    if template is None and "{0}" in step.shell:
+        template = tuple(shlex.split(step.shell))
+    if template is None:
+        raise BuildError(
+            f"step {step.name!r}: unknown shell {step.shell!r} "
+            "(use bash, sh, python or a command containing {0})"
+        )
+    script = scratch / ("step.py" if step.shell == "python" else "step.sh")
+    script.write_text(step.run if step.run.endswith("\n") else step.run + "\n", encoding="utf-8")
+    return [part.replace("{0}", str(script)) for part in template]
+
+
+async def _execute(
+    step: StepPlan,
+    argv: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    log_path: Path,
+    heartbeat: Callable[[str], None] | None,
+) -> StepResult:
+    started = time.monotonic()
+    with log_path.open("w", encoding="utf-8", errors="replace", buffering=1) as log:
+        log.write(f"==> step {step.name!r} ({step.shell}) in {cwd}\n")
+        proc = await _spawn(step, argv, cwd, env)
+        output = _Output(log)
+        try:
+            timed_out = await _supervise(proc, output, step.timeout_s, heartbeat)
+        except BaseException:
+            _signal_group(proc, signal.SIGKILL)
+            raise
+        duration = time.monotonic() - started
+        exit_code = proc.returncode
+        assert exit_code is not None, "_supervise returns only once the shell has exited"
+        ending = " (timed out)" if timed_out else ""
+        log.write(f"==> exit {exit_code} after {duration:.1f}s{ending}\n")
+    return StepResult(
+        exit_code=exit_code,
+        duration_s=duration,
+        log_path=log_path,
+        timed_out=timed_out,
+        tail=output.tail(),
+    )
+
+
+async def _spawn(
+    step: StepPlan, argv: list[str], cwd: Path, env: dict[str, str]
+) -> asyncio.subprocess.Process:
+    try:
+        return await asyncio.create_subprocess_exec(
+            *argv,
+            cwd=cwd,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise BuildError(
+            f"step {step.name!r}: cannot start {argv[0]}: {exc.strerror or exc}"
+        ) from exc
+
+
+async def _supervise(
+    proc: asyncio.subprocess.Process,
+    output: _Output,
+    timeout_s: float,
+    heartbeat: Callable[[str], None] | None,
+) -> bool:
+    """Waits for the step and drains its output; True if it timed out."""
+    assert proc.stdout is not None
+    pump = asyncio.create_task(_pump(proc.stdout, output))
+    try:
+        timed_out = await _wait_for_exit(proc, timeout_s, lambda: _beat(heartbeat, output))
+        _signal_group(proc, signal.SIGKILL)
+        await asyncio.wait({pump}, timeout=DRAIN_S)
+    finally:
+        pump.cancel()
+    return timed_out
+
+
+async def _wait_for_exit(
+    proc: asyncio.subprocess.Process, timeout_s: float, beat: Callable[[], None]
+) -> bool:
+    """Waits for the shell to exit, beating regularly; True if it had to be killed."""
+    deadline = time.monotonic() + timeout_s
+    while not await _exits_by(proc, min(deadline, time.monotonic() + HEARTBEAT_INTERVAL_S)):
+        if time.monotonic() >= deadline:
+            await _terminate(proc)
+            return True
+        beat()
+    return False
+
+
+def _beat(heartbeat: Callable[[str], None] | None, output: _Output) -> None:
+    if heartbeat is not None:
+        heartbeat(output.last_line)
+
+
+async def _terminate(proc: asyncio.subprocess.Process) -> None:
+    """SIGTERM to the group, then SIGKILL if the shell is still there after a grace period."""
+    _signal_group(proc, signal.SIGTERM)
+    if not await _exits_by(proc, time.monotonic() + KILL_GRACE_S):
+        _signal_group(proc, signal.SIGKILL)
+        await _exits_by(proc, math.inf)
+
+
+async def _exits_by(proc: asyncio.subprocess.Process, deadline: float) -> bool:
+    """Whether the shell has exited by ``deadline`` (a ``time.monotonic()`` value).
+
+    Polled, because before Python 3.12 ``Process.wait()`` also waits for every
+    pipe to close, which a leftover background process can delay indefinitely.
+    """
+    while proc.returncode is None and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(POLL_S)
+    return proc.returncode is not None
+
+
+def _signal_group(proc: asyncio.subprocess.Process, sig: signal.Signals) -> None:
+    # The shell leads its own session, so its pid is the group id.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
+
+
+async def _pump(stream: asyncio.StreamReader, output: _Output) -> None:
+    while chunk := await stream.read(_CHUNK):
+        output.feed(chunk)
+    output.feed(b"", final=True)
+
+
+class _Output:
+    """Streams decoded output into the log and keeps the last lines."""
+
+    def __init__(self, log: TextIO) -> None:
+        self._log = log
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._lines: deque[str] = deque(maxlen=TAIL_LINES)
+        self._partial = ""
+
+    def feed(self, data: bytes, final: bool = False) -> None:
+        text = self._decoder.decode(data, final)
+        self._log.write(text)
+        *complete, partial = (self._partial + text).split("\n")
+        self._lines.extend(_clip(line) for line in complete)
+        self._partial = partial[-_MAX_LINE:]
+        if final and self._partial:
+            self._log.write("\n")
+            self._lines.append(self._partial)
+            self._partial = ""
+
+    @property
+    def last_line(self) -> str:
+        """The latest non-blank line, complete or not; ``""`` before any output."""
+        candidates = [self._partial, *reversed(self._lines)]
+        return next((line.strip() for line in candidates if line.strip()), "")
+
+    def tail(self) -> str:
+        lines = [*self._lines, self._partial] if self._partial else list(self._lines)
+        return "\n".join(lines[-TAIL_LINES:])
+
+
+def _clip(line: str) -> str:
+    line = line.rstrip("\r")
+    return line if len(line) <= _MAX_LINE else line[: _MAX_LINE - 1] + "…"
+
+
+def _fingerprint(step: StepPlan, env: Mapping[str, str] | None) -> str:
+    """Identifies the inputs, so a record left by a different step is not reused."""
+    inputs = {"step": step.model_dump(mode="json"), "env": dict(sorted((env or {}).items()))}
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+def _recorded(marker: Path, fingerprint: str) -> StepResult | None:
+    try:
+        record = json.loads(marker.read_text(encoding="utf-8"))
+        if record.get("fingerprint") != fingerprint:
+            return None
+        return StepResult.model_validate(record["result"])
+    except (OSError, ValueError, KeyError, AttributeError, ValidationError):
+        return None
+
+
+def _record(marker: Path, fingerprint: str, result: StepResult) -> None:
+    record = {"fingerprint": fingerprint, "result": result.model_dump(mode="json")}
+    partial = marker.with_name(marker.name + ".partial")
+    partial.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    partial.replace(marker)

@@ -1,0 +1,109 @@
+"""The provider Protocol: what ferryman asks of a platform.
+
+A provider owns the real world: it starts instances of a version in a zone,
+reports their health, routes a region's traffic between versions, and retires
+what is no longer needed. Every mutating call takes an idempotency ``key``
+(release id + step id): repeating a call with the same key returns the first
+answer and repeats no side effect, so a retried or replayed activity is safe.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class InstanceRequest(_Model):
+    """Instances of one service version to run in one zone."""
+
+    region: str
+    zone: str
+    service: str
+    version: str
+    artifact_dir: str = Field(description="Directory holding the built artifact files.")
+    command: str = Field(description="Shell command that starts one instance; $PORT is set.")
+    env: dict[str, str] = Field(default_factory=dict)
+    replicas: int = 1
+    health_path: str = "/healthz"
+    health_status: int = 200
+
+
+class Instance(_Model):
+    """One running instance."""
+
+    id: str
+    region: str
+    zone: str
+    service: str
+    version: str
+    port: int
+    pid: int | None
+    state: str = Field(description="starting | healthy | unhealthy | stopped")
+
+
+class HealthReport(_Model):
+    """Health of one service version in one zone."""
+
+    region: str
+    zone: str
+    service: str
+    version: str
+    healthy: int
+    total: int
+    detail: str = ""
+
+    @property
+    def ready(self) -> bool:
+        """Whether every instance answers its health check."""
+        return self.total > 0 and self.healthy == self.total
+
+
+class RouteTable(_Model):
+    """How a region splits one service's traffic between versions.
+
+    ``weights`` maps version → percent; the percents sum to 100.
+    """
+
+    service: str
+    weights: dict[str, int]
+
+
+class ServiceState(_Model):
+    """What a region runs for one service right now."""
+
+    region: str
+    service: str
+    versions_by_zone: dict[str, list[str]] = Field(default_factory=dict)
+    routes: RouteTable | None = None
+    generation: int = 0
+    router_url: str | None = None
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """A platform that runs instances and routes traffic."""
+
+    async def prepare(self, key: str, request: InstanceRequest) -> list[Instance]:
+        """Start ``request.replicas`` instances of a version in a zone (idempotent by key)."""
+        ...
+
+    async def health(self, region: str, zone: str, service: str, version: str) -> HealthReport:
+        """Check every instance of a version in a zone."""
+        ...
+
+    async def set_traffic(self, key: str, region: str, routes: RouteTable) -> int:
+        """Atomically replace a region's routes for a service; returns the new generation."""
+        ...
+
+    async def current_state(self, region: str, service: str) -> ServiceState:
+        """Versions per zone, routes and generation for a service in a region."""
+        ...
+
+    async def retire(self, key: str, region: str, zone: str, service: str, version: str) -> int:
+        """Stop every instance of a version in a zone; returns how many were stopped."""
+        ...

@@ -1,0 +1,221 @@
+"""The local platform agent: an HTTP API over instances and per-region routers.
+
+Run it as its own long-lived process::
+
+    python -m ferryman.providers.local.agent --state-dir DIR --port 7300 \\
+        --router-base-port 7400
+
+Stopping the agent (SIGTERM, SIGINT) stops its routers but leaves instances
+running unless ``--stop-instances-on-exit`` is given; the next agent on the
+same state dir re-adopts them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from ferryman import paths
+from ferryman.providers.local.core import AgentCore, AgentError, AgentStartError, BadRequest
+from ferryman.providers.local.wire import AgentHealth, PrepareBody, RetireBody, RoutesBody
+
+log = logging.getLogger("ferryman.agent")
+
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_CORE = web.AppKey("core", AgentCore)
+
+
+def _json(model: BaseModel | dict[str, str]) -> web.Response:
+    payload = model.model_dump(mode="json") if isinstance(model, BaseModel) else model
+    return web.json_response(payload)
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": " ".join(message.split())}, status=status)
+
+
+def _validation_message(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "body"
+    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"invalid body: {where}: {first['msg']}{more}"
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except AgentError as error:
+        return _error(error.status, str(error))
+    except ValidationError as error:
+        return _error(400, _validation_message(error))
+    except web.HTTPException as error:
+        if error.status < 400:
+            raise
+        if error.status == 404:
+            return _error(404, f"no such endpoint: {request.method} {request.path}")
+        if error.status == 405:
+            return _error(405, f"{request.method} not allowed on {request.path}")
+        return _error(error.status, error.reason)
+    except Exception as error:
+        log.exception("%s %s failed", request.method, request.path)
+        return _error(500, f"internal error: {type(error).__name__}: {error}")
+
+
+async def _body(request: web.Request) -> object:
+    try:
+        return await request.json()
+    except json.JSONDecodeError:
+        raise BadRequest("body is not valid JSON") from None
+
+
+async def _agent_health(request: web.Request) -> web.Response:
+    return _json(AgentHealth(ok=True, pid=os.getpid()))
+
+
+async def _prepare(request: web.Request) -> web.Response:
+    body = PrepareBody.model_validate(await _body(request))
+    return _json(await request.app[_CORE].prepare(body.key, body.request))
+
+
+async def _health(request: web.Request) -> web.Response:
+    m = request.match_info
+    report = await request.app[_CORE].health(m["region"], m["zone"], m["service"], m["version"])
+    return _json(report)
+
+
+async def _routes(request: web.Request) -> web.Response:
+    body = RoutesBody.model_validate(await _body(request))
+    m = request.match_info
+    core = request.app[_CORE]
+    return _json(await core.set_routes(body.key, m["region"], m["service"], body.routes))
+
+
+async def _state(request: web.Request) -> web.Response:
+    m = request.match_info
+    return _json(request.app[_CORE].state(m["region"], m["service"]))
+
+
+async def _retire(request: web.Request) -> web.Response:
+    body = RetireBody.model_validate(await _body(request))
+    return _json(await request.app[_CORE].retire(body))
+
+
+async def _instances(request: web.Request) -> web.Response:
+    return _json(request.app[_CORE].instances())
+
+
+async def _events(request: web.Request) -> web.Response:
+    since = request.query.get("since", "0")
+    if not since.isdigit():
+        raise BadRequest(f"since must be a sequence number, got {since!r}")
+    return _json(request.app[_CORE].events(request.query.get("kind"), int(since)))
+
+
+async def _routers(request: web.Request) -> web.Response:
+    return _json(request.app[_CORE].routers())
+
+
+def build_app(core: AgentCore) -> web.Application:
+    """The agent's HTTP API over a started core."""
+    app = web.Application(middlewares=[_errors])
+    app[_CORE] = core
+    app.add_routes(
+        [
+            web.get("/v1/health", _agent_health),
+            web.post("/v1/prepare", _prepare),
+            web.get("/v1/health/{region}/{zone}/{service}/{version}", _health),
+            web.put("/v1/routes/{region}/{service}", _routes),
+            web.get("/v1/state/{region}/{service}", _state),
+            web.post("/v1/retire", _retire),
+            web.get("/v1/instances", _instances),
+            web.get("/v1/events", _events),
+            web.get("/v1/routers", _routers),
+        ]
+    )
+    return app
+
+
+async def serve(args: argparse.Namespace) -> None:
+    """Run the agent until SIGTERM or SIGINT.
+
+    Raises:
+        AgentStartError: The agent could not start.
+    """
+    core = AgentCore(Path(args.state_dir), args.host, args.router_base_port)
+    runner = web.AppRunner(build_app(core), access_log=None)
+    try:
+        await core.start()
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, args.host, args.port, reuse_address=True).start()
+        except OSError as error:
+            raise AgentStartError(f"cannot listen on {args.host}:{args.port}: {error}") from None
+        port = runner.addresses[0][1]
+        print(f"ferryman-agent listening on http://{args.host}:{port}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        await runner.cleanup()
+        await core.close(stop_instances=args.stop_instances_on_exit)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m ferryman.providers.local.agent",
+        description="ferryman's local platform agent: runs instances and per-region routers.",
+    )
+    parser.add_argument(
+        "--state-dir", default=None, help="state directory (default: $FERRYMAN_HOME/agent)"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface for the API and routers")
+    parser.add_argument("--port", type=int, default=7300, help="API port (0 picks one)")
+    parser.add_argument(
+        "--router-base-port",
+        type=int,
+        default=7400,
+        help="first port tried for a region's router (0 picks any free port)",
+    )
+    parser.add_argument(
+        "--stop-instances-on-exit",
+        action="store_true",
+        help="stop every instance when the agent stops (default: leave them running)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments and run the agent; returns the exit status."""
+    args = _parser().parse_args(argv)
+    args.state_dir = (
+        str(Path(args.state_dir).resolve()) if args.state_dir else str(paths.agent_dir())
+    )
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s ferryman-agent %(levelname)s %(message)s",
+    )
+    try:
+        asyncio.run(serve(args))
+    except AgentStartError as error:
+        print(f"ferryman-agent: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""``LocalProvider``: the ``Provider`` Protocol spoken over HTTP to the local agent.
+
+Each call opens its own short-lived connection, so a provider object can be
+shared freely between activities and event loops. Failures are not retried
+here: Temporal retries the activity.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from ferryman.errors import AgentUnavailable, ProviderError
+from ferryman.providers.base import (
+    HealthReport,
+    Instance,
+    InstanceRequest,
+    RouteTable,
+    ServiceState,
+)
+from ferryman.providers.local.wire import (
+    AgentEvent,
+    AgentHealth,
+    EventsResult,
+    InstancesResult,
+    PrepareBody,
+    PrepareResult,
+    RetireBody,
+    RetireResult,
+    RoutesBody,
+    RoutesResult,
+)
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _path(*segments: str) -> str:
+    return "/".join(quote(segment, safe="") for segment in segments)
+
+
+class LocalProvider:
+    """Talks to a local platform agent.
+
+    Args:
+        base_url: The agent's address, e.g. ``http://127.0.0.1:7300``.
+        timeout: Seconds to wait for any one answer.
+    """
+
+    def __init__(self, base_url: str, timeout: float = 30) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"LocalProvider({self.base_url!r})"
+
+    async def prepare(self, key: str, request: InstanceRequest) -> list[Instance]:
+        """Start ``request.replicas`` instances of a version in a zone (idempotent by key)."""
+        body = PrepareBody(key=key, request=request)
+        return (await self._call("POST", "/v1/prepare", PrepareResult, body)).instances
+
+    async def health(self, region: str, zone: str, service: str, version: str) -> HealthReport:
+        """Check every instance of a version in a zone."""
+        path = "/v1/health/" + _path(region, zone, service, version)
+        return await self._call("GET", path, HealthReport)
+
+    async def set_traffic(self, key: str, region: str, routes: RouteTable) -> int:
+        """Atomically replace a region's routes for a service; returns the new generation."""
+        path = "/v1/routes/" + _path(region, routes.service)
+        body = RoutesBody(key=key, routes=routes)
+        return (await self._call("PUT", path, RoutesResult, body)).generation
+
+    async def current_state(self, region: str, service: str) -> ServiceState:
+        """Versions per zone, routes and generation for a service in a region."""
+        return await self._call("GET", "/v1/state/" + _path(region, service), ServiceState)
+
+    async def retire(self, key: str, region: str, zone: str, service: str, version: str) -> int:
+        """Stop every instance of a version in a zone; returns how many were stopped."""
+        body = RetireBody(key=key, region=region, zone=zone, service=service, version=version)
+        return (await self._call("POST", "/v1/retire", RetireResult, body)).stopped
+
+    async def ping(self) -> int:
+        """The agent's pid, proving it answers."""
+        return (await self._call("GET", "/v1/health", AgentHealth)).pid
+
+    async def instances(self) -> list[Instance]:
+        """Every instance the agent knows, stopped ones included."""
+        return (await self._call("GET", "/v1/instances", InstancesResult)).instances
+
+    async def events(self, kind: str | None = None, since: int = 0) -> list[AgentEvent]:
+        """The agent's events after sequence number ``since``, optionally of one kind."""
+        params: dict[str, str] = {"since": str(since)}
+        if kind is not None:
+            params["kind"] = kind
+        return (await self._call("GET", "/v1/events", EventsResult, params=params)).events
+
+    async def routers(self) -> dict[str, str]:
+        """Each region's router URL."""
+        payload = await self._request("GET", "/v1/routers")
+        if not isinstance(payload, dict):
+            raise ProviderError(f"local agent at {self.base_url} sent a malformed router list")
+        return {str(region): str(url) for region, url in payload.items()}
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        result: type[_Model],
+        body: BaseModel | None = None,
+        params: dict[str, str] | None = None,
+    ) -> _Model:
+        payload = await self._request(method, path, body, params)
+        try:
+            return result.model_validate(payload)
+        except ValidationError as error:
+            raise ProviderError(
+                f"local agent at {self.base_url} answered {method} {path} with"
+                f" an unexpected body: {error.errors()[0]['msg']}"
+            ) from None
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        body: BaseModel | None = None,
+        params: dict[str, str] | None = None,
+    ) -> Any:
+        content = None if body is None else body.model_dump(mode="json")
+        try:
+            async with httpx.AsyncClient(base_url=self.base_url, timeout=self.timeout) as client:
+                response = await client.request(method, path, json=content, params=params)
+        except httpx.TransportError as error:
+            reason = str(error) or type(error).__name__
+            raise AgentUnavailable(
+                f"local agent at {self.base_url} did not answer: {reason}"
+            ) from None
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        if response.is_error:
+            message = payload.get("error") if isinstance(payload, dict) else None
+            raise ProviderError(
+                message or f"local agent at {self.base_url} answered {response.status_code}"
+            )
+        return payload

@@ -1,0 +1,344 @@
+"""The agent's behaviour behind its HTTP API: prepare, health, routes, state, retire.
+
+Mutating calls run one at a time under a lock and are idempotent by key: the
+first answer to a key is stored and returned again for every repeat. A key
+reused for a different request is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+from pydantic import BaseModel
+
+from ferryman.providers.base import HealthReport, InstanceRequest, RouteTable, ServiceState
+from ferryman.providers.local import processes
+from ferryman.providers.local.instances import InstanceManager
+from ferryman.providers.local.router import RegionTable, Router, ServiceRoutes
+from ferryman.providers.local.state import AgentStore
+from ferryman.providers.local.wire import (
+    EventsResult,
+    InstancesResult,
+    PrepareResult,
+    RetireBody,
+    RetireResult,
+    RoutesResult,
+)
+
+log = logging.getLogger("ferryman.agent")
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
+_MAX_REPLICAS = 64
+_Result = TypeVar("_Result", bound=BaseModel)
+
+
+class AgentError(Exception):
+    """A request the agent cannot honour; ``status`` is the HTTP status it answers."""
+
+    status = 500
+
+
+class BadRequest(AgentError):
+    """The request is malformed or asks for something impossible."""
+
+    status = 400
+
+
+class NotFound(AgentError):
+    """The request names something that does not exist."""
+
+    status = 404
+
+
+class Conflict(AgentError):
+    """The request contradicts the agent's state."""
+
+    status = 409
+
+
+class AgentStartError(Exception):
+    """The agent cannot start (state dir locked, router port taken…)."""
+
+
+def _check_names(**names: str) -> None:
+    for what, value in names.items():
+        if not _NAME.fullmatch(value):
+            raise BadRequest(
+                f"{what} {value!r} must be 1-63 letters, digits, '.', '_' or '-',"
+                " starting with a letter or digit"
+            )
+
+
+def _fingerprint(payload: Any) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _install_release(source: Path, target: Path) -> None:
+    if target.is_dir():
+        return
+    if not source.is_dir():
+        raise BadRequest(f"artifact_dir {source} is not a directory")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial-{secrets.token_hex(4)}")
+    shutil.copytree(source, partial, symlinks=True)
+    os.rename(partial, target)
+
+
+class AgentCore:
+    """Instances, routers and their state, as one platform.
+
+    Args:
+        state_dir: Holds ``agent.db``, ``logs/``, ``releases/`` and ``agent.lock``.
+        host: Interface routers listen on.
+        router_base_port: First port tried for a new region's router; 0 picks any free port.
+        interval: Seconds between supervision passes.
+    """
+
+    def __init__(
+        self, state_dir: Path, host: str, router_base_port: int, *, interval: float = 1.0
+    ) -> None:
+        self._dir = state_dir
+        self._host = host
+        self._base_port = router_base_port
+        self._interval = interval
+        self._lock = asyncio.Lock()
+        self._lock_file: IO[str] | None = None
+        self._store: AgentStore | None = None
+        self._manager: InstanceManager | None = None
+        self._routers: dict[str, Router] = {}
+        self._routes: dict[str, dict[str, tuple[RouteTable, int]]] = {}
+
+    @property
+    def store(self) -> AgentStore:
+        """The open state database."""
+        assert self._store is not None, "start() opens the store"
+        return self._store
+
+    @property
+    def manager(self) -> InstanceManager:
+        """The instance manager."""
+        assert self._manager is not None, "start() creates the manager"
+        return self._manager
+
+    async def start(self) -> None:
+        """Lock the state dir, re-adopt instances, bring routers back, start supervising.
+
+        Raises:
+            AgentStartError: Another agent holds the state dir, or a router's port is taken.
+        """
+        self._dir.mkdir(parents=True, exist_ok=True)
+        self._lock_file = (self._dir / "agent.lock").open("w")
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AgentStartError(f"another agent already runs on {self._dir}") from None
+        self._store = AgentStore(self._dir / "agent.db")
+        self._manager = InstanceManager(self.store, self._dir / "logs", interval=self._interval)
+        self.manager.reserved_ports.update(self.store.routers().values())
+        await self.manager.adopt()
+        for region, service, table, generation in self.store.routes():
+            routes = RouteTable.model_validate(table)
+            self._routes.setdefault(region, {})[service] = (routes, generation)
+        for region, port in self.store.routers().items():
+            router = Router(region, self.manager, self._host, port)
+            router.install(self._region_table(region))
+            try:
+                await router.start()
+            except OSError as error:
+                raise AgentStartError(
+                    f"router of {region} cannot listen on {self._host}:{port} again: {error}"
+                ) from None
+            self._started(router)
+        self.manager.supervise()
+
+    async def close(self, stop_instances: bool = False) -> None:
+        """Stop routers and supervision; stop instances only if asked."""
+        for router in self._routers.values():
+            await router.close()
+        if self._manager is not None:
+            await self._manager.close(stop_instances)
+        if self._store is not None:
+            self._store.close()
+        if self._lock_file is not None:
+            self._lock_file.close()
+
+    async def prepare(self, key: str, request: InstanceRequest) -> PrepareResult:
+        """Make sure ``request.replicas`` instances of a version run in a zone."""
+        payload = request.model_dump(mode="json")
+        result = await self._once(
+            "prepare", key, payload, PrepareResult, lambda: self._prepare(request)
+        )
+        current = {record.id: record for record in self.manager.all()}
+        return PrepareResult(instances=[current[i.id].model() for i in result.instances])
+
+    async def health(self, region: str, zone: str, service: str, version: str) -> HealthReport:
+        """Probe every instance of a version in a zone now."""
+        return await self.manager.check(region, zone, service, version)
+
+    async def set_routes(
+        self, key: str, region: str, service: str, routes: RouteTable
+    ) -> RoutesResult:
+        """Validate and install a service's route table in a region."""
+        payload = {"region": region, "service": service, "routes": routes.model_dump(mode="json")}
+        return await self._once(
+            "routes", key, payload, RoutesResult, lambda: self._set_routes(region, service, routes)
+        )
+
+    async def retire(self, body: RetireBody) -> RetireResult:
+        """Stop every instance of a version in a zone."""
+        payload = body.model_dump(mode="json", exclude={"key"})
+
+        async def action() -> RetireResult:
+            stopped = await self.manager.retire(body.region, body.zone, body.service, body.version)
+            return RetireResult(stopped=stopped)
+
+        return await self._once("retire", body.key, payload, RetireResult, action)
+
+    def state(self, region: str, service: str) -> ServiceState:
+        """What a region runs and routes for one service."""
+        by_zone: dict[str, set[str]] = {}
+        for record in self.manager.running(region, service=service):
+            by_zone.setdefault(record.zone, set()).add(record.version)
+        current = self._routes.get(region, {}).get(service)
+        router = self._routers.get(region)
+        return ServiceState(
+            region=region,
+            service=service,
+            versions_by_zone={zone: sorted(v) for zone, v in sorted(by_zone.items())},
+            routes=None if current is None else current[0],
+            generation=self._generation(region),
+            router_url=None if router is None else router.url,
+        )
+
+    def instances(self) -> InstancesResult:
+        """Every instance, stopped ones included."""
+        return InstancesResult(instances=[record.model() for record in self.manager.all()])
+
+    def events(self, kind: str | None, since: int) -> EventsResult:
+        """Events after ``since``, optionally of one kind."""
+        return EventsResult(events=self.store.events(kind, since))
+
+    def routers(self) -> dict[str, str]:
+        """Each region's router URL."""
+        return {region: router.url for region, router in sorted(self._routers.items())}
+
+    async def _once(
+        self,
+        operation: str,
+        key: str,
+        payload: Any,
+        result_type: type[_Result],
+        action: Callable[[], Awaitable[_Result]],
+    ) -> _Result:
+        if not key:
+            raise BadRequest("key must not be empty")
+        fingerprint = _fingerprint(payload)
+        async with self._lock:
+            stored = self.store.answer(f"{operation}:{key}")
+            if stored is not None:
+                if stored[0] != fingerprint:
+                    raise Conflict(f"key {key!r} was already used for a different {operation}")
+                return result_type.model_validate(stored[1])
+            result = await action()
+            self.store.remember(f"{operation}:{key}", fingerprint, result.model_dump(mode="json"))
+            return result
+
+    async def _prepare(self, request: InstanceRequest) -> PrepareResult:
+        _check_names(
+            region=request.region,
+            zone=request.zone,
+            service=request.service,
+            version=request.version,
+        )
+        if not 1 <= request.replicas <= _MAX_REPLICAS:
+            raise BadRequest(f"replicas must be 1..{_MAX_REPLICAS}, got {request.replicas}")
+        if not request.command.strip():
+            raise BadRequest("command must not be empty")
+        if not request.health_path.startswith("/"):
+            raise BadRequest(f"health_path must start with '/', got {request.health_path!r}")
+        cwd = await self._release_dir(request)
+        existing = self.manager.running(
+            request.region, request.zone, request.service, request.version
+        )
+        missing = request.replicas - len(existing)
+        started = self.manager.launch(request, cwd, missing) if missing > 0 else []
+        return PrepareResult(instances=[record.model() for record in existing + started])
+
+    async def _release_dir(self, request: InstanceRequest) -> str:
+        target = self._dir / "releases" / request.service / request.version
+        await asyncio.to_thread(_install_release, Path(request.artifact_dir), target)
+        return str(target)
+
+    async def _set_routes(self, region: str, service: str, routes: RouteTable) -> RoutesResult:
+        _check_names(region=region, service=service)
+        if routes.service != service:
+            raise BadRequest(f"route table is for {routes.service!r}, the URL names {service!r}")
+        _check_weights(routes.weights)
+        running = {r.version for r in self.manager.running(region, service=service)}
+        unknown = sorted(set(routes.weights) - running)
+        if unknown:
+            have = ", ".join(sorted(running)) or "none"
+            raise Conflict(
+                f"cannot route {service} in {region} to {', '.join(unknown)}:"
+                f" no running instance there (running versions: {have})"
+            )
+        router = await self._router(region)
+        generation = self._generation(region) + 1
+        self.store.save_routes(region, service, routes.model_dump(mode="json"), generation)
+        self._routes.setdefault(region, {})[service] = (routes, generation)
+        previous = router.table.services
+        services = {**previous, service: ServiceRoutes.build(service, routes.weights)}
+        router.install(RegionTable.build(generation, services))
+        self.store.record_event("routes.set", detail=f"{region} {service} {generation}")
+        return RoutesResult(generation=generation)
+
+    async def _router(self, region: str) -> Router:
+        if region in self._routers:
+            return self._routers[region]
+        taken = set(self.store.routers().values()) | {r.port for r in self.manager.all()}
+        port = self._base_port
+        while port and (port in taken or not processes.port_is_free(port, self._host)):
+            port += 1
+        router = Router(region, self.manager, self._host, port)
+        try:
+            await router.start()
+        except OSError as error:
+            raise AgentError(f"router of {region} cannot listen on port {port}: {error}") from None
+        self.store.save_router(region, router.port)
+        self.manager.reserved_ports.add(router.port)
+        self._started(router)
+        return router
+
+    def _started(self, router: Router) -> None:
+        self._routers[router.region] = router
+        self.store.record_event("router.started", detail=f"{router.region} {router.url}")
+        log.info("router of %s listening on %s", router.region, router.url)
+
+    def _region_table(self, region: str) -> RegionTable:
+        routes = self._routes.get(region, {})
+        services = {s: ServiceRoutes.build(s, t.weights) for s, (t, _) in routes.items()}
+        return RegionTable.build(self._generation(region), services)
+
+    def _generation(self, region: str) -> int:
+        return max((g for _, g in self._routes.get(region, {}).values()), default=0)
+
+
+def _check_weights(weights: dict[str, int]) -> None:
+    bad = ", ".join(f"{v}={w}" for v, w in sorted(weights.items()) if not 0 <= w <= 100)
+    if bad:
+        raise BadRequest(f"weights are percents 0..100, got {bad}")
+    total = sum(weights.values())
+    if total != 100:
+        split = ", ".join(f"{v}={w}" for v, w in sorted(weights.items())) or "no versions"
+        raise BadRequest(f"weights must sum to 100, got {total} ({split})")

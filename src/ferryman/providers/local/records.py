@@ -1,0 +1,73 @@
+"""What the agent remembers about one instance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ferryman.providers.base import Instance
+
+
+@dataclass(frozen=True)
+class Launch:
+    """How to (re)start an instance's process.
+
+    Attributes:
+        command: Shell command run with ``bash -c``.
+        cwd: The release directory the command runs in.
+        env: Variables added to the agent's environment, ``PORT`` and the
+            ``FERRYMAN_*`` identity excluded (those are set at each start).
+        health_path: Path answered by a healthy instance.
+        health_status: Status a healthy instance answers with.
+    """
+
+    command: str
+    cwd: str
+    env: dict[str, str]
+    health_path: str
+    health_status: int
+
+
+@dataclass
+class InstanceRecord:
+    """One instance: its identity, its process and what the agent wants of it.
+
+    Attributes:
+        desired: ``running`` while the agent keeps the instance alive, ``stopped``
+            once it was retired.
+        failures: Restarts since the instance last answered healthy; drives backoff.
+        next_restart: Monotonic time before which a dead process is not restarted.
+        launched: Monotonic time the current process was started or adopted.
+    """
+
+    id: str
+    region: str
+    zone: str
+    service: str
+    version: str
+    port: int
+    pid: int | None
+    state: str
+    desired: str
+    launch: Launch
+    created: float
+    failures: int = field(default=0, compare=False)
+    next_restart: float = field(default=0.0, compare=False)
+    launched: float = field(default=0.0, compare=False)
+
+    @property
+    def running(self) -> bool:
+        """Whether the agent keeps this instance alive."""
+        return self.desired == "running"
+
+    def model(self) -> Instance:
+        """The instance as the provider API shows it."""
+        return Instance(
+            id=self.id,
+            region=self.region,
+            zone=self.zone,
+            service=self.service,
+            version=self.version,
+            port=self.port,
+            pid=self.pid,
+            state=self.state,
+        )
