@@ -1,3 +1,3 @@
 """Imports every CLI noun module so that each registers its commands on ``app``."""
 
-from ferryman.cli import validate  # noqa: F401
+from ferryman.cli import dev, logs, plan, release, validate  # noqa: F401

@@ -1,0 +1,69 @@
+"""``ferryman dev`` and ``ferryman down``: the local stack on one machine."""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+import typer
+
+from ferryman.cli.app import app, console
+from ferryman.devstack import DevStack, StackConfig, StackInfo
+
+
+def print_stack(info: StackInfo) -> None:
+    """Say where each part of the stack answers."""
+    console.print(f"Temporal      {info.temporal_address} (namespace {info.namespace})")
+    if info.ui_url:
+        console.print(f"Web UI        {info.ui_url}")
+    console.print(f"local agent   {info.agent_url}")
+
+
+@app.command()
+def dev(
+    detach: bool = typer.Option(False, "--detach", "-d", help="Start in the background."),
+    temporal_port: int = typer.Option(7233, help="gRPC port of the Temporal dev server."),
+    ui_port: int = typer.Option(8233, help="Port of the Temporal Web UI."),
+    agent_port: int = typer.Option(7480, help="Port of the local platform agent."),
+    router_base_port: int = typer.Option(7500, help="First port handed to region routers."),
+    build_slots: int = typer.Option(2, min=1, help="Build steps run at once."),
+    temporal_address: str | None = typer.Option(
+        None, envvar="FERRYMAN_TEMPORAL_ADDRESS", help="Use this Temporal cluster instead."
+    ),
+    namespace: str = typer.Option(
+        "default", envvar="FERRYMAN_TEMPORAL_NAMESPACE", help="Temporal namespace."
+    ),
+) -> None:
+    """Start Temporal, the ferryman worker and the local platform agent."""
+    stack = DevStack(
+        StackConfig(
+            temporal_port=temporal_port,
+            ui_port=ui_port,
+            agent_port=agent_port,
+            router_base_port=router_base_port,
+            temporal_address=temporal_address,
+            namespace=namespace,
+            build_slots=build_slots,
+        )
+    )
+    info = stack.start()
+    print_stack(info)
+    if detach:
+        console.print("running in the background; stop it with [bold]ferryman down[/]")
+        return
+    console.print("press Ctrl-C to stop")
+    stopped = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopped.set())
+    stopped.wait()
+    console.print("stopping…")
+    DevStack.stop(info)
+
+
+@app.command()
+def down() -> None:
+    """Stop a stack started with ``ferryman dev --detach``."""
+    if DevStack.stop():
+        console.print("dev stack stopped")
+    else:
+        console.print("no dev stack is recorded")

@@ -1,0 +1,72 @@
+"""``ferryman release`` and ``ferryman status``: start, follow and inspect releases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+from temporalio.service import RPCError
+
+from ferryman.cli.app import app, console, fail
+from ferryman.cli.context import AddressOption, NamespaceOption, client_for, run
+from ferryman.cli.live import follow, render_progress
+from ferryman.plan.compile import compile_plan
+from ferryman.spec.load import load_spec
+from ferryman.temporal.models import ReleaseProgress
+from ferryman.temporal.starter import recent_releases, start_release
+
+
+@app.command()
+def release(
+    file: Path = typer.Argument(..., help="The ferryman.yaml to release."),
+    env: str = typer.Option(..., "--env", "-e", help="Environment to release to."),
+    version: str | None = typer.Option(None, "--version", help="Version label to deploy."),
+    detach: bool = typer.Option(False, "--detach", "-d", help="Start and return at once."),
+    temporal_address: str | None = AddressOption,
+    namespace: str | None = NamespaceOption,
+) -> None:
+    """Build and deploy FILE to an environment, following progress live."""
+    plan = compile_plan(load_spec(file), file, env, version)
+
+    async def go() -> int:
+        client = await client_for(temporal_address, namespace)
+        handle = await start_release(client, plan)
+        console.print(f"started [bold]{handle.id}[/]")
+        if detach:
+            return 0
+        result, error = await follow(handle, console)
+        if result is None:
+            raise fail(f"{handle.id} failed: {error}")
+        for region, url in result.router_urls.items():
+            console.print(f"{region}: {url}  serves version [bold]{result.version}[/]")
+        return 0
+
+    raise typer.Exit(run(go()))
+
+
+@app.command()
+def status(
+    release_id: str | None = typer.Argument(None, help="A release id; default: list recent ones."),
+    temporal_address: str | None = AddressOption,
+    namespace: str | None = NamespaceOption,
+) -> None:
+    """Show one release in detail, or list the recent ones."""
+
+    async def go() -> None:
+        client = await client_for(temporal_address, namespace)
+        if release_id is None:
+            table = Table("release", "status", "phase", "version")
+            for row in await recent_releases(client):
+                table.add_row(*row)
+            console.print(table)
+            return
+        try:
+            progress = await client.get_workflow_handle(release_id).query(
+                "progress", result_type=ReleaseProgress
+            )
+        except RPCError as exc:
+            raise fail(f"release {release_id!r}: {exc.message}") from exc
+        console.print(render_progress(progress, events=50))
+
+    run(go())

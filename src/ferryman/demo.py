@@ -1,0 +1,119 @@
+"""``make demo``: build and deploy the hello example end to end on the embedded stack.
+
+Copies ``examples/hello`` into ``.ferryman/demo``, makes its app a real git
+repository, starts the dev stack, releases v1, shows the router serving it,
+commits a change, releases again and shows the switch. In a terminal it keeps
+the stack up until Ctrl-C; otherwise it stops everything it started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+
+from ferryman import paths
+from ferryman.cli.live import follow
+from ferryman.devstack import DevStack, StackConfig, StackInfo, load_info
+from ferryman.errors import FerrymanError
+from ferryman.plan.compile import compile_plan
+from ferryman.spec.load import load_spec
+from ferryman.temporal.client import Connection, connect
+from ferryman.temporal.starter import start_release
+
+console = Console()
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=ferryman demo", "-c", "user.email=demo@ferryman.invalid", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    )
+
+
+def prepare_example(example: Path, workdir: Path) -> Path:
+    """Copy the example to ``workdir`` and commit its app as a fresh git repository."""
+    shutil.rmtree(workdir, ignore_errors=True)
+    shutil.copytree(example, workdir, ignore=shutil.ignore_patterns("__pycache__", ".git"))
+    app = workdir / "app"
+    _git(app, "init", "-q", "-b", "main")
+    _git(app, "add", "-A")
+    _git(app, "commit", "-q", "-m", "hello v1")
+    return workdir / "ferryman.yaml"
+
+
+async def release_once(info: StackInfo, spec_file: Path, env: str) -> tuple[str, dict[str, str]]:
+    """Release ``spec_file``, following live; returns (version, region → router URL)."""
+    plan = compile_plan(load_spec(spec_file), spec_file, env)
+    client = await connect(Connection.from_env(info.temporal_address, info.namespace), wait_s=10)
+    handle = await start_release(client, plan)
+    console.print(f"\n[bold]▶ {handle.id}[/]")
+    result, error = await follow(handle, console)
+    if result is None:
+        raise FerrymanError(f"{handle.id} failed: {error}")
+    return result.version, result.router_urls
+
+
+def show_served(urls: dict[str, str]) -> None:
+    """Ask every region's router what it serves, as a user would with curl."""
+    for region, url in urls.items():
+        answers = {httpx.get(url, timeout=5).text for _ in range(4)}
+        for answer in sorted(answers):
+            console.print(f"  curl {url}  →  {answer}   [dim]({region})[/]")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the demo; returns the process exit code."""
+    args = argv if argv is not None else sys.argv[1:]
+    example = Path(args[0] if args else "examples/hello/ferryman.yaml").resolve().parent
+    started = time.monotonic()
+    spec_file = prepare_example(example, paths.home() / "demo" / example.name)
+    info = load_info()
+    ours = info is None or not info.alive()
+    try:
+        if ours:
+            console.print("starting the dev stack (Temporal dev server, worker, local agent)…")
+            info = DevStack(StackConfig()).start()
+        assert info is not None
+        version, urls = asyncio.run(release_once(info, spec_file, "dev"))
+        console.print(f"\n[green]deployed[/] hello {version}:")
+        show_served(urls)
+        app = spec_file.parent / "app"
+        (app / "greeting.txt").write_text("hello again, from the second release\n")
+        _git(app, "commit", "-q", "-am", "hello v2")
+        version, urls = asyncio.run(release_once(info, spec_file, "dev"))
+        console.print(f"\n[green]switched[/] to hello {version}; the old version was retired:")
+        show_served(urls)
+    except FerrymanError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        if ours and info is not None:
+            DevStack.stop(info)
+        return 1
+    console.print(f"\ndemo finished in {time.monotonic() - started:.1f}s")
+    if info.ui_url:
+        console.print(f"Temporal Web UI: {info.ui_url}/namespaces/{info.namespace}/workflows")
+    if not ours or (sys.stdin.isatty() and sys.stdout.isatty()):
+        console.print("try: .venv/bin/ferryman status · .venv/bin/ferryman logs")
+    if ours and sys.stdin.isatty() and sys.stdout.isatty():
+        console.print("the stack stays up for exploring; press Ctrl-C to stop it")
+        stop = threading.Event()
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        stop.wait()
+    if ours:
+        DevStack.stop(info)
+        console.print("dev stack stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""The level-1 strategy as pure decisions: start the new version, switch, retire the old.
+
+Workflows call these to decide; activities carry the decisions out.
+"""
+
+from __future__ import annotations
+
+from ferryman.providers.base import RouteTable, ServiceState
+
+
+def is_live(state: ServiceState, version: str, zones: tuple[str, ...]) -> bool:
+    """Whether ``version`` already runs alone in every zone and takes all traffic."""
+    if state.routes is None or state.routes.weights != {version: 100}:
+        return False
+    return all(state.versions_by_zone.get(zone) == [version] for zone in zones)
+
+
+def all_traffic_to(service: str, version: str) -> RouteTable:
+    """A route table sending every request for ``service`` to ``version``."""
+    return RouteTable(service=service, weights={version: 100})
+
+
+def versions_to_retire(state: ServiceState, version: str) -> dict[str, list[str]]:
+    """Zone → versions that were running before and are not ``version``."""
+    retire: dict[str, list[str]] = {}
+    for zone, versions in sorted(state.versions_by_zone.items()):
+        old = sorted(v for v in set(versions) if v != version)
+        if old:
+            retire[zone] = old
+    return retire
+
+
+def derive_version(commit: str) -> str:
+    """A version label from a source commit: 12 hex digits, ``-dirty`` kept.
+
+    Args:
+        commit: A git sha (optionally ``-dirty``) or ``sha256:<hex>`` content digest.
+
+    Returns:
+        A short label such as ``3f2a9c1b7d0e`` or ``3f2a9c1b7d0e-dirty``.
+    """
+    base = commit.removeprefix("sha256:")
+    dirty = base.endswith("-dirty")
+    short = base.removesuffix("-dirty")[:12] or "unknown"
+    return f"{short}-dirty" if dirty else short

@@ -1,0 +1,133 @@
+"""Deploy activities: thin, idempotent adapters from workflows to a provider.
+
+Every mutating call passes a deterministic key (release id + step id) to the
+provider, so a retried or replayed activity never repeats a side effect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from ferryman import paths
+from ferryman.build.artifacts import ArtifactStore
+from ferryman.errors import AgentUnavailable, BuildError, ProviderError
+from ferryman.providers.base import HealthReport, Provider, ServiceState
+from ferryman.temporal.models import (
+    HealthInput,
+    PrepareInput,
+    RetireInput,
+    StateInput,
+    TrafficInput,
+)
+
+ProviderFactory = Callable[[str], Provider]
+T = TypeVar("T")
+
+
+class DeployActivities:
+    """Provider-facing activities; ``providers`` maps a platform name to a provider."""
+
+    def __init__(self, providers: ProviderFactory) -> None:
+        self._providers = providers
+
+    def _provider(self, platform: str) -> Provider:
+        try:
+            return self._providers(platform)
+        except KeyError as exc:
+            raise ApplicationError(
+                f"unknown platform {platform!r}", type="UnknownPlatform", non_retryable=True
+            ) from exc
+
+    @activity.defn(name="ferryman.service_state")
+    async def service_state(self, data: StateInput) -> ServiceState:
+        """Record what a region runs for a service before anything changes."""
+        return await _call(self._provider(data.platform).current_state(data.region, data.service))
+
+    @activity.defn(name="ferryman.prepare_zone")
+    async def prepare_zone(self, data: PrepareInput) -> int:
+        """Unpack the artifact and start the version's instances in one zone."""
+        store = ArtifactStore(paths.artifacts_dir())
+        digest_hex = data.artifact_digest.removeprefix("sha256:")
+        try:
+            unpacked = store.materialize(
+                data.artifact_digest, paths.home() / "unpacked" / digest_hex
+            )
+        except BuildError as exc:
+            raise ApplicationError(str(exc), type="ArtifactCorrupt", non_retryable=True) from exc
+        request = data.request.model_copy(update={"artifact_dir": str(unpacked)})
+        instances = await _call(self._provider(data.platform).prepare(data.key, request))
+        return len(instances)
+
+    @activity.defn(name="ferryman.await_healthy")
+    async def await_healthy(self, data: HealthInput) -> HealthReport:
+        """Poll health until every instance is ready, failing after ``timeout_s``."""
+        provider = self._provider(data.platform)
+        deadline = time.monotonic() + data.timeout_s
+        while True:
+            report = await _call(
+                provider.health(data.region, data.zone, data.service, data.version)
+            )
+            activity.heartbeat(f"{report.healthy}/{report.total} healthy")
+            if report.ready:
+                return report
+            if time.monotonic() >= deadline:
+                raise ApplicationError(
+                    f"zone {data.zone} of {data.region}: {data.service} {data.version} "
+                    f"{report.healthy}/{report.total} instances healthy after "
+                    f"{data.timeout_s:g}s {report.detail}".rstrip(),
+                    type="Unhealthy",
+                    non_retryable=True,
+                )
+            await asyncio.sleep(data.interval_s)
+
+    @activity.defn(name="ferryman.set_traffic")
+    async def set_traffic(self, data: TrafficInput) -> int:
+        """Swap a region's route table for a service in one step."""
+        return await _call(
+            self._provider(data.platform).set_traffic(data.key, data.region, data.routes)
+        )
+
+    @activity.defn(name="ferryman.retire")
+    async def retire(self, data: RetireInput) -> int:
+        """Stop a version's instances in one zone."""
+        provider = self._provider(data.platform)
+        return await _call(
+            provider.retire(data.key, data.region, data.zone, data.service, data.version)
+        )
+
+    def all(self) -> list[Callable[..., object]]:
+        """Every activity of this class, for registering on a worker."""
+        return [
+            self.service_state,
+            self.prepare_zone,
+            self.await_healthy,
+            self.set_traffic,
+            self.retire,
+        ]
+
+
+async def _call(call: Awaitable[T]) -> T:
+    """Await a provider call while heartbeating, so a dead worker is noticed in seconds.
+
+    A refusal fails the activity for good; an unreachable agent is retried by Temporal.
+    """
+    task = asyncio.ensure_future(call)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=1.0)
+            if done:
+                return task.result()
+            activity.heartbeat()
+    except AgentUnavailable:
+        raise
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    except ProviderError as exc:
+        raise ApplicationError(str(exc), type="ProviderRefused", non_retryable=True) from exc

@@ -1,0 +1,197 @@
+"""Inputs and results of ferryman's workflows and activities.
+
+Everything that crosses the Temporal boundary is a frozen pydantic model so
+that histories stay readable and replays deterministic.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ferryman.plan.models import BuildNode, BuildPlan, StepPlan
+from ferryman.providers.base import InstanceRequest, RouteTable
+
+
+class _Msg(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+# --- build ---------------------------------------------------------------------------------
+
+
+class CheckoutInput(_Msg):
+    """Check out one build node's source into its workspace."""
+
+    run_id: str
+    node: BuildNode
+
+
+class CheckoutResult(_Msg):
+    """Where a node's source was checked out and which commit it is."""
+
+    workspace: str
+    commit: str
+    tree_digest: str
+
+
+class StepInput(_Msg):
+    """Run one build step of a node."""
+
+    run_id: str
+    node_id: str
+    index: int
+    step: StepPlan
+    workspace: str
+
+
+class StepOutcome(_Msg):
+    """A finished build step."""
+
+    name: str
+    exit_code: int
+    duration_s: float
+    log_path: str
+
+
+class CollectInput(_Msg):
+    """Store a node's outputs as a content-addressed bundle."""
+
+    run_id: str
+    node_id: str
+    workspace: str
+    outputs: tuple[str, ...]
+
+
+class ArtifactRef(_Msg):
+    """A stored bundle of files."""
+
+    digest: str
+    files: dict[str, str] = Field(description="Relative path → file digest.")
+
+
+class BuildRequest(_Msg):
+    """Input of ``BuildWorkflow``."""
+
+    run_id: str
+    plan: BuildPlan
+
+
+class NodeResult(_Msg):
+    """How one build node ended."""
+
+    id: str
+    status: str = Field(description="succeeded | failed | cancelled | skipped")
+    commit: str = ""
+    artifact: ArtifactRef | None = None
+    steps: tuple[StepOutcome, ...] = ()
+    error: str = ""
+
+
+class BuildResult(_Msg):
+    """Result of ``BuildWorkflow``."""
+
+    run_id: str
+    nodes: dict[str, NodeResult]
+
+    @property
+    def succeeded(self) -> bool:
+        """Whether every node succeeded."""
+        return all(node.status == "succeeded" for node in self.nodes.values())
+
+
+# --- deploy --------------------------------------------------------------------------------
+
+
+class StateInput(_Msg):
+    """Read what a region runs for one service."""
+
+    platform: str
+    region: str
+    service: str
+
+
+class PrepareInput(_Msg):
+    """Start instances of a version in a zone from a built bundle."""
+
+    key: str
+    platform: str
+    artifact_digest: str
+    request: InstanceRequest
+
+
+class HealthInput(_Msg):
+    """Wait until every instance of a version in a zone is healthy."""
+
+    platform: str
+    region: str
+    zone: str
+    service: str
+    version: str
+    timeout_s: float
+    interval_s: float = 0.5
+
+
+class TrafficInput(_Msg):
+    """Replace a region's routes for a service."""
+
+    key: str
+    platform: str
+    region: str
+    routes: RouteTable
+
+
+class RetireInput(_Msg):
+    """Stop a version's instances in a zone."""
+
+    key: str
+    platform: str
+    region: str
+    zone: str
+    service: str
+    version: str
+
+
+# --- release -------------------------------------------------------------------------------
+
+
+class ReleaseEvent(_Msg):
+    """One line of a release's progress log."""
+
+    at: str
+    message: str
+
+
+class ZoneStatus(_Msg):
+    """What one zone of a region is doing for a service."""
+
+    region: str
+    zone: str
+    service: str
+    status: str = "pending"
+    version: str = ""
+
+
+class ReleaseProgress(_Msg):
+    """The live state of a release, answered by the ``progress`` query."""
+
+    release_id: str
+    system: str
+    environment: str
+    phase: str
+    version: str = ""
+    nodes: dict[str, str] = Field(default_factory=dict)
+    zones: tuple[ZoneStatus, ...] = ()
+    events: tuple[ReleaseEvent, ...] = ()
+    router_urls: dict[str, str] = Field(default_factory=dict)
+    error: str = ""
+
+
+class ReleaseResult(_Msg):
+    """How a release ended."""
+
+    release_id: str
+    version: str
+    status: str = Field(description="succeeded | failed | unchanged")
+    build: BuildResult | None = None
+    router_urls: dict[str, str] = Field(default_factory=dict)
+    error: str = ""

@@ -1,0 +1,97 @@
+"""Real processes for tests: a Temporal dev server and the local platform agent."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from subprocess import Popen
+
+from ferryman.devstack.processes import spawn, stop_group, wait_until
+from ferryman.devstack.stack import temporal_binary
+from ferryman.temporal.names import SEARCH_ATTRIBUTES
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+@dataclass
+class TemporalDevServer:
+    """``temporal server start-dev`` with ferryman's search attributes, in memory."""
+
+    log_dir: Path
+    port: int = field(default_factory=free_port)
+    ui_port: int = field(default_factory=free_port)
+    process: Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        """``host:port`` of the frontend."""
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> TemporalDevServer:
+        """Start the server and wait until its namespace answers."""
+        argv = [
+            temporal_binary(), "server", "start-dev", "--ip", "127.0.0.1",
+            "--port", str(self.port), "--ui-port", str(self.ui_port), "--log-level", "warn",
+        ]  # fmt: skip
+        for key in SEARCH_ATTRIBUTES:
+            argv += ["--search-attribute", f"{key.name}=Keyword"]
+        log = self.log_dir / "temporal.log"
+        self.process = spawn(argv, log)
+        url = f"http://127.0.0.1:{self.ui_port}/api/v1/namespaces/default"
+        wait_until(lambda: _ok(url), 90, "Temporal dev server", self.process, log)
+        return self
+
+    def stop(self) -> None:
+        """Stop the server."""
+        if self.process is not None:
+            stop_group(self.process.pid)
+            self.process = None
+
+
+@dataclass
+class AgentProcess:
+    """The local platform agent as its own process, on free ports."""
+
+    state_dir: Path
+    port: int = field(default_factory=free_port)
+    router_base_port: int = field(default_factory=free_port)
+    process: Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL of the agent's API."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> AgentProcess:
+        """Start the agent and wait until it answers."""
+        argv = [
+            sys.executable, "-m", "ferryman.providers.local.agent",
+            "--state-dir", str(self.state_dir), "--port", str(self.port),
+            "--router-base-port", str(self.router_base_port), "--stop-instances-on-exit",
+        ]  # fmt: skip
+        log = self.state_dir.parent / "agent.log"
+        self.process = spawn(argv, log)
+        wait_until(lambda: _ok(f"{self.url}/v1/health"), 30, "local agent", self.process, log)
+        return self
+
+    def stop(self) -> None:
+        """Stop the agent (and, with it, its instances)."""
+        if self.process is not None:
+            stop_group(self.process.pid, timeout_s=15)
+            self.process = None

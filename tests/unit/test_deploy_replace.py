@@ -1,0 +1,35 @@
+"""The level-1 strategy's pure decisions."""
+
+from __future__ import annotations
+
+from ferryman.deploy.replace import all_traffic_to, derive_version, is_live, versions_to_retire
+from ferryman.providers.base import RouteTable, ServiceState
+
+
+def state(by_zone: dict[str, list[str]], weights: dict[str, int] | None) -> ServiceState:
+    routes = RouteTable(service="web", weights=weights) if weights is not None else None
+    return ServiceState(region="r", service="web", versions_by_zone=by_zone, routes=routes)
+
+
+def test_is_live_needs_routes_and_every_zone() -> None:
+    assert is_live(state({"a": ["v2"], "b": ["v2"]}, {"v2": 100}), "v2", ("a", "b"))
+    assert not is_live(state({"a": ["v2"]}, {"v2": 100}), "v2", ("a", "b"))
+    assert not is_live(state({"a": ["v1", "v2"], "b": ["v2"]}, {"v2": 100}), "v2", ("a", "b"))
+    assert not is_live(state({"a": ["v2"], "b": ["v2"]}, {"v1": 100}), "v2", ("a", "b"))
+    assert not is_live(state({}, None), "v2", ("a",))
+
+
+def test_versions_to_retire_skips_the_new_version() -> None:
+    before = state({"a": ["v1", "v2"], "b": ["v0", "v1"], "c": ["v2"]}, {"v1": 100})
+    assert versions_to_retire(before, "v2") == {"a": ["v1"], "b": ["v0", "v1"]}
+
+
+def test_all_traffic_to() -> None:
+    assert all_traffic_to("web", "v3").weights == {"v3": 100}
+
+
+def test_derive_version() -> None:
+    assert derive_version("0123456789abcdef0123") == "0123456789ab"
+    assert derive_version("0123456789abcdef-dirty") == "0123456789ab-dirty"
+    assert derive_version("sha256:ffeeddccbbaa99887766") == "ffeeddccbbaa"
+    assert derive_version("") == "unknown"
