@@ -1,3 +1,24 @@
-"""Imports every CLI noun module so that each registers its commands on ``app``."""
+"""Imports every CLI noun module so that each registers its commands on ``app``.
 
-from ferryman.cli import dev, logs, plan, release, validate  # noqa: F401
+A new ``ferryman/cli/<noun>.py`` that decorates functions with ``@app.command()``
+is picked up without editing this file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+import ferryman.cli
+
+_NOT_NOUNS = {"app", "commands", "context", "live"}
+
+
+def register_all() -> None:
+    """Import every noun module of ``ferryman.cli``."""
+    for module in pkgutil.iter_modules(ferryman.cli.__path__):
+        if module.name not in _NOT_NOUNS and not module.name.startswith("_"):
+            importlib.import_module(f"ferryman.cli.{module.name}")
+
+
+register_all()
