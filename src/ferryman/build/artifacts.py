@@ -264,6 +264,16 @@ def _write_verified(src: IO[bytes], target: Path, hexdigest: str, mode: int) -> 
         os.chmod(tmp, mode)
 
 
+def atomic_write_bytes(target: Path, data: bytes) -> None:
+    """Writes ``data`` to ``target`` through a temporary file renamed into place.
+
+    Args:
+        target: The file to write; its directory is created if missing.
+        data: The whole content.
+    """
+    _atomic_write(target, data)
+
+
 def _atomic_write(target: Path, data: bytes) -> None:
     with _temp_beside(target) as (out, tmp):
         out.write(data)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import platform as _platform
 import re
+import sys
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
+from ferryman.build.dag import topological_order
 from ferryman.errors import PlanError
+from ferryman.plan.matrix import Leg, expand_matrix, node_id
 from ferryman.plan.models import (
     BuildNode,
     BuildPlan,
@@ -17,8 +22,22 @@ from ferryman.plan.models import (
     StepPlan,
 )
 from ferryman.spec.models import Repo, Service, Spec
+from ferryman.temporal.names import BUILD_TASK_QUEUE
 
 _URL = re.compile(r"^([a-z][a-z0-9+.-]*://|git@)")
+_MATRIX_REF = re.compile(r"\$\{\{\s*matrix\.([A-Za-z0-9_-]+)\s*\}\}")
+_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+
+
+def local_platform() -> str:
+    """This machine as a matrix ``platform`` value, e.g. ``linux/amd64``."""
+    machine = _platform.machine().lower()
+    return f"{sys.platform.rstrip('0123456789')}/{_ARCH.get(machine, machine)}"
+
+
+def platform_queue(value: str) -> str:
+    """The per-platform build queue of a ``platform`` value: ``ferryman-build-linux-amd64``."""
+    return f"{BUILD_TASK_QUEUE}-{re.sub(r'[^a-z0-9]+', '-', value.lower()).strip('-')}"
 
 
 def resolve_source(source: str, spec_dir: Path) -> str:
@@ -36,12 +55,49 @@ def resolve_source(source: str, spec_dir: Path) -> str:
     return str((spec_dir / source).resolve())
 
 
-def _build_node(name: str, repo: Repo, spec_dir: Path) -> BuildNode:
+def _substitute(text: str, leg: Leg) -> str:
+    return _MATRIX_REF.sub(lambda m: leg.get(m.group(1), ""), text)
+
+
+def _matrix_env(leg: Leg) -> dict[str, str]:
+    return {
+        "FERRYMAN_MATRIX_" + re.sub(r"[^A-Za-z0-9]", "_", axis).upper(): value
+        for axis, value in leg.items()
+    }
+
+
+def repo_legs(repo: Repo) -> list[Leg]:
+    """The matrix legs of a repo (one empty leg without a matrix)."""
+    if repo.matrix is None:
+        return [{}]
+    return expand_matrix(repo.matrix.axes(), repo.matrix.include, repo.matrix.exclude)
+
+
+def _needed_legs(leg: Leg, candidates: list[tuple[str, Leg]]) -> list[str]:
+    """The legs of a needed repo that agree with ``leg`` on their shared axes (else all)."""
+    agreeing = [
+        nid for nid, other in candidates if all(leg[k] == v for k, v in other.items() if k in leg)
+    ]
+    return agreeing or [nid for nid, _ in candidates]
+
+
+def _build_node(
+    name: str,
+    repo: Repo,
+    leg: Leg,
+    spec_dir: Path,
+    needs: tuple[str, ...],
+    task_queue: str,
+) -> BuildNode:
+    extra = _matrix_env(leg)
     steps = tuple(
         StepPlan(
             name=step.name,
-            run=step.run,
-            env={**repo.build.env, **step.env},
+            run=_substitute(step.run, leg),
+            env={
+                **extra,
+                **{k: _substitute(v, leg) for k, v in {**repo.build.env, **step.env}.items()},
+            },
             working_directory=step.working_directory,
             timeout_s=step.timeout_minutes * 60.0,
             shell=step.shell,
@@ -49,20 +105,89 @@ def _build_node(name: str, repo: Repo, spec_dir: Path) -> BuildNode:
         for step in repo.build.steps
     )
     return BuildNode(
-        id=name,
+        id=node_id(name, leg),
         repo=name,
+        matrix=dict(leg),
         source=resolve_source(repo.source, spec_dir),
         ref=repo.ref,
         steps=steps,
         outputs=repo.outputs,
+        needs=needs,
+        task_queue=task_queue,
     )
 
 
-def _service_plan(name: str, service: Service) -> ServicePlan:
+def compile_build(
+    spec: Spec,
+    spec_path: str | Path,
+    platform_queues: Collection[str] = (),
+    durations: Mapping[str, float] | None = None,
+) -> BuildPlan:
+    """Expand the spec's repos into build nodes (repo × matrix leg) with their edges.
+
+    Args:
+        spec: The loaded spec (already validated: no unknown needs, no cycles).
+        spec_path: Where the spec was read from.
+        platform_queues: Platforms served by their own workers; their legs go to
+            ``ferryman-build-<os>-<arch>``, every other leg to ``ferryman-build``.
+        durations: Node id → last measured duration, used for priorities.
+
+    Returns:
+        The build plan, nodes in a topological order.
+    """
+    spec_dir = Path(spec_path).resolve().parent
+    legs = {
+        name: [(node_id(name, leg), leg) for leg in repo_legs(repo)]
+        for name, repo in spec.repos.items()
+    }
+    by_id: dict[str, BuildNode] = {}
+    for name, repo in spec.repos.items():
+        for nid, leg in legs[name]:
+            needs = tuple(
+                dep for need in repo.needs for dep in _needed_legs(leg, legs.get(need, []))
+            )
+            value = leg.get("platform")
+            queue = (
+                platform_queue(value) if value and value in platform_queues else BUILD_TASK_QUEUE
+            )
+            node = _build_node(name, repo, leg, spec_dir, needs, queue)
+            if durations and nid in durations:
+                node = node.model_copy(update={"expected_duration_s": durations[nid]})
+            by_id[nid] = node
+    order = topological_order({nid: node.needs for nid, node in by_id.items()})
+    return BuildPlan(
+        nodes=tuple(by_id[nid] for nid in order),
+        max_parallel=spec.build.max_parallel,
+        repo_limits={
+            name: repo.max_parallel for name, repo in spec.repos.items() if repo.max_parallel
+        },
+        fail_fast=spec.build.fail_fast,
+    )
+
+
+def artifact_node(spec: Spec, repo: str, platform: str) -> str:
+    """The build node a service runs: the repo's only leg, or its leg for ``platform``.
+
+    Raises:
+        PlanError: The repo has several legs and none for ``platform``.
+    """
+    candidates = [(node_id(repo, leg), leg) for leg in repo_legs(spec.repos[repo])]
+    if len(candidates) == 1:
+        return candidates[0][0]
+    for nid, leg in candidates:
+        if leg.get("platform") == platform:
+            return nid
+    raise PlanError(
+        f"repo {repo!r} has no matrix leg for this platform {platform!r} "
+        f"(legs: {', '.join(nid for nid, _ in candidates)})"
+    )
+
+
+def _service_plan(name: str, service: Service, artifact: str) -> ServicePlan:
     health = service.health
     return ServicePlan(
         name=name,
-        artifact_node=service.artifact,
+        artifact_node=artifact,
         command=service.run,
         env=dict(service.env),
         health=HealthPlan(
@@ -80,6 +205,8 @@ def compile_plan(
     spec_path: str | Path,
     environment: str,
     version: str | None = None,
+    platform: str | None = None,
+    durations: Mapping[str, float] | None = None,
 ) -> ReleasePlan:
     """Turn a validated spec and a release request into a plan.
 
@@ -88,6 +215,9 @@ def compile_plan(
         spec_path: Where the spec was read from (relative sources resolve against it).
         environment: Name of the environment to release to.
         version: Version label to route to; empty means "derive from the build".
+        platform: The platform services run on (default: this machine's); a service
+            of a repo with a ``platform`` matrix runs that leg's artifact.
+        durations: Node id → last measured build duration.
 
     Returns:
         The plan the release workflow interprets.
@@ -102,17 +232,20 @@ def compile_plan(
     if version is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", version):
         raise PlanError(f"invalid version {version!r}: use letters, digits, '.', '_' and '-'")
     env = spec.environments[environment]
-    nodes = tuple(_build_node(name, repo, path.parent) for name, repo in spec.repos.items())
+    target = platform or local_platform()
     regions = tuple(
         RegionPlan(name=name, zones=region.zones) for name, region in env.regions.items()
     )
-    services = tuple(_service_plan(name, service) for name, service in spec.services.items())
+    services = tuple(
+        _service_plan(name, service, artifact_node(spec, service.artifact, target))
+        for name, service in spec.services.items()
+    )
     return ReleasePlan(
         system=spec.system,
         environment=environment,
         version=version or "",
         spec_path=str(path),
-        build=BuildPlan(nodes=nodes),
+        build=compile_build(spec, path, durations=durations),
         deploy=DeployPlan(
             environment=environment, platform=env.platform, regions=regions, services=services
         ),

@@ -26,10 +26,11 @@ class StepPlan(_Plan):
 
 
 class BuildNode(_Plan):
-    """One unit of build work: a repo (later, a repo × matrix leg)."""
+    """One unit of build work: a repo × matrix leg."""
 
     id: str
     repo: str
+    matrix: dict[str, str] = Field(default_factory=dict, description="This leg's axis values.")
     source: str = Field(description="Absolute local path or git URL.")
     ref: str | None = None
     steps: tuple[StepPlan, ...]
@@ -38,12 +39,20 @@ class BuildNode(_Plan):
     task_queue: str = Field(
         default="ferryman-build", description="Task queue whose workers run this node's steps."
     )
+    expected_duration_s: float | None = Field(
+        default=None, description="Last measured duration, for priorities; None if unknown."
+    )
 
 
 class BuildPlan(_Plan):
-    """The nodes to build, in a valid topological order."""
+    """The nodes to build, in a valid topological order, and how to schedule them."""
 
     nodes: tuple[BuildNode, ...]
+    max_parallel: int | None = Field(default=None, description="Nodes running at once.")
+    repo_limits: dict[str, int] = Field(default_factory=dict, description="Repo → its limit.")
+    fail_fast: bool = True
+    use_cache: bool = True
+    builder_id: str = "https://ferryman.dev/builder/local"
 
 
 class HealthPlan(_Plan):

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 _NAME = re.compile(NAME_PATTERN)
@@ -77,6 +77,46 @@ class Build(_Frozen):
     env: dict[str, str] = Field(default_factory=dict)
 
 
+MatrixValue = str | int | float | bool
+"""One value of a matrix axis, as written in YAML."""
+
+
+class Matrix(_Frozen):
+    """GitHub-Actions-style matrix: axes, plus ``include`` and ``exclude`` combinations.
+
+    Every key other than ``include`` and ``exclude`` is an axis with a list of values.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow", populate_by_name=True)
+
+    include: tuple[dict[str, MatrixValue], ...] = ()
+    exclude: tuple[dict[str, MatrixValue], ...] = ()
+
+    def axes(self) -> dict[str, tuple[MatrixValue, ...]]:
+        """The axes in declaration order, each with its values."""
+        extra = self.model_extra or {}
+        return {name: tuple(values) for name, values in extra.items()}
+
+    @model_validator(mode="after")
+    def _axes_are_lists(self) -> Matrix:
+        for name, values in (self.model_extra or {}).items():
+            if not isinstance(values, list | tuple) or not values:
+                raise ValueError(f"matrix axis {name!r} must be a non-empty list of values")
+            if not all(isinstance(v, str | int | float | bool) for v in values):
+                raise ValueError(f"matrix axis {name!r} must list plain values")
+        return self
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _non_empty(
+        cls, value: tuple[dict[str, MatrixValue], ...]
+    ) -> tuple[dict[str, MatrixValue], ...]:
+        for entry in value:
+            if not entry:
+                raise ValueError("an include/exclude entry needs at least one key")
+        return value
+
+
 class Repo(_Frozen):
     """A source repository: where it lives, how to build it, what it produces."""
 
@@ -86,6 +126,16 @@ class Repo(_Frozen):
     outputs: tuple[str, ...] = Field(
         min_length=1, description="Globs, relative to the checkout, that become artifacts."
     )
+    needs: tuple[str, ...] = Field(default=(), description="Repos whose artifacts this one uses.")
+    matrix: Matrix | None = None
+    max_parallel: int | None = Field(default=None, ge=1, alias="max-parallel")
+
+
+class BuildSettings(_Frozen):
+    """Settings of the whole build DAG."""
+
+    max_parallel: int | None = Field(default=None, ge=1, alias="max-parallel")
+    fail_fast: bool = Field(default=True, alias="fail-fast")
 
 
 class HealthCheck(_Frozen):
@@ -148,6 +198,7 @@ class Spec(_Frozen):
 
     system: str = Field(description="Name of the system this spec releases.")
     repos: dict[str, Repo] = Field(min_length=1)
+    build: BuildSettings = Field(default_factory=BuildSettings)
     services: dict[str, Service] = Field(default_factory=dict)
     environments: dict[str, Environment] = Field(default_factory=dict)
 

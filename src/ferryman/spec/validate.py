@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ferryman.build.dag import find_cycle
 from ferryman.errors import SpecIssue
 from ferryman.spec.models import Spec
 
@@ -231,11 +232,72 @@ def check_platforms(doc: SpecDocument, spec: Spec | None) -> Iterator[SpecIssue]
             yield doc.issue(("environments", name, "platform"), message)
 
 
+def _needs(doc: SpecDocument) -> dict[str, list[tuple[int, str]]]:
+    """Repo → its ``needs`` entries that are strings, with their indexes."""
+    result: dict[str, list[tuple[int, str]]] = {}
+    for name, repo in doc.mapping(("repos",)).items():
+        needs = repo.get("needs") if isinstance(repo, Mapping) else None
+        entries = needs if isinstance(needs, list) else []
+        result[str(name)] = [(i, n) for i, n in enumerate(entries) if isinstance(n, str)]
+    return result
+
+
+def check_needs_known(doc: SpecDocument, spec: Spec | None) -> Iterator[SpecIssue]:
+    """Every ``repos.<name>.needs`` entry must name another repo.
+
+    Args:
+        doc: The located document.
+        spec: The validated spec, unused: the raw document is enough.
+
+    Yields:
+        One issue per unknown name and per self-edge.
+    """
+    graph = _needs(doc)
+    for name, needs in graph.items():
+        for index, need in needs:
+            where = ("repos", name, "needs", index)
+            if need == name:
+                yield doc.issue(where, f"repo {name!r} cannot need itself")
+            elif need not in graph:
+                yield doc.issue(where, f"unknown repo {need!r}{suggest(need, graph)}")
+
+
+def check_needs_acyclic(doc: SpecDocument, spec: Spec | None) -> Iterator[SpecIssue]:
+    """The ``needs`` edges between repos must not form a cycle.
+
+    Args:
+        doc: The located document.
+        spec: The validated spec, unused: the raw document is enough.
+
+    Yields:
+        One issue per cycle, naming its full path, at the edge that closes it.
+    """
+    graph = {
+        name: [n for _, n in needs if n != name and n in _needs(doc)]
+        for name, needs in _needs(doc).items()
+    }
+    reported: set[frozenset[str]] = set()
+    while (cycle := find_cycle(graph)) is not None:
+        members = frozenset(cycle)
+        if members in reported:
+            break
+        reported.add(members)
+        last, first = cycle[-2], cycle[-1]
+        index = next(i for i, n in _needs(doc)[last] if n == first)
+        yield doc.issue(("repos", last, "needs", index), "dependency cycle: " + " → ".join(cycle))
+        graph[last] = [n for n in graph[last] if n != first]
+
+
 def _known(names: Iterable[str]) -> str:
     return " (known: " + ", ".join(sorted(names)) + ")"
 
 
-CHECKS: tuple[Check, ...] = (check_service_artifacts, check_platforms)
+CHECKS: tuple[Check, ...] = (
+    check_service_artifacts,
+    check_platforms,
+    check_needs_known,
+    check_needs_acyclic,
+)
 """Every semantic check, run in this order by ``run_checks``."""
 
 

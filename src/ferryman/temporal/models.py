@@ -76,6 +76,38 @@ class BuildRequest(_Msg):
     plan: BuildPlan
 
 
+class DependencyArtifact(_Msg):
+    """A dependency's artifact handed to the node that needs it."""
+
+    node_id: str
+    repo: str
+    matrix: dict[str, str] = Field(default_factory=dict)
+    digest: str
+
+
+class NodeBuildInput(_Msg):
+    """Build one node end to end: checkout, cache lookup, steps, outputs, provenance."""
+
+    run_id: str
+    node: BuildNode
+    dependencies: tuple[DependencyArtifact, ...] = ()
+    use_cache: bool = True
+    builder_id: str
+    invocation_id: str
+
+
+class NodeBuildOutput(_Msg):
+    """What one node's build produced (or found in the cache)."""
+
+    commit: str
+    artifact: ArtifactRef
+    cache_key: str
+    cached: bool
+    steps: tuple[StepOutcome, ...] = ()
+    duration_s: float = 0.0
+    provenance: str = ""
+
+
 class NodeResult(_Msg):
     """How one build node ended."""
 
@@ -85,6 +117,12 @@ class NodeResult(_Msg):
     artifact: ArtifactRef | None = None
     steps: tuple[StepOutcome, ...] = ()
     error: str = ""
+    kind: str = Field(default="", description="On failure: build | infrastructure.")
+    cached: bool = False
+    cache_key: str = ""
+    duration_s: float = Field(default=0.0, description="Time spent in the build activity.")
+    started_at: str = ""
+    finished_at: str = ""
 
 
 class BuildResult(_Msg):

@@ -1,22 +1,33 @@
-"""Build activities: check out a source, run one step, store the outputs.
+"""Build activities: one node end to end, or its parts (checkout, one step, outputs).
 
 They run on the ``ferryman-build`` task queue; the worker's slot count there is
-the build throttle. Each is idempotent: a retry after a crash finds the
-checkout marker, the step's result marker or the stored blobs and returns them.
+the build throttle. ``BuildWorkflow`` uses the fused ``ferryman.build_node``
+(one round trip per node: checkout, cache lookup, fan-in, steps, outputs,
+provenance). Each is idempotent: a retry after a crash finds the checkout
+marker, the steps' result markers, the stored blobs and the cache entry and
+returns them.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from ferryman import paths
-from ferryman.build.artifacts import ArtifactStore
-from ferryman.build.checkout import checkout
+from ferryman.build.artifacts import ArtifactStore, Bundle
+from ferryman.build.cache import BuildCache, CacheEntry, cache_key
+from ferryman.build.checkout import Checkout, checkout
+from ferryman.build.fanin import Dependency, hand_over
 from ferryman.build.logs import step_log_path
+from ferryman.build.provenance import ProvenanceStore, build_statement
 from ferryman.build.steps import run_step
 from ferryman.errors import BuildError
 from ferryman.temporal.models import (
@@ -24,6 +35,8 @@ from ferryman.temporal.models import (
     CheckoutInput,
     CheckoutResult,
     CollectInput,
+    NodeBuildInput,
+    NodeBuildOutput,
     StepInput,
     StepOutcome,
 )
@@ -49,8 +62,13 @@ async def checkout_source(data: CheckoutInput) -> CheckoutResult:
 
 
 @activity.defn(name="ferryman.run_step")
-async def run_build_step(data: StepInput) -> StepOutcome:
-    """Run one build step; a non-zero exit fails the activity without retry, naming the step."""
+async def run_build_step(data: StepInput, extra_env: dict[str, str] | None = None) -> StepOutcome:
+    """Run one build step; a non-zero exit fails the activity without retry, naming the step.
+
+    Args:
+        data: The step and where to run it.
+        extra_env: More variables for the step (the fused activity's fan-in).
+    """
     log_path = step_log_path(
         paths.logs_dir(), data.run_id, data.node_id, data.index, data.step.name
     )
@@ -59,7 +77,11 @@ async def run_build_step(data: StepInput) -> StepOutcome:
             data.step,
             Path(data.workspace),
             log_path,
-            env={"FERRYMAN_RUN_ID": data.run_id, "FERRYMAN_NODE": data.node_id},
+            env={
+                "FERRYMAN_RUN_ID": data.run_id,
+                "FERRYMAN_NODE": data.node_id,
+                **(extra_env or {}),
+            },
             heartbeat=activity.heartbeat,
         )
     except BuildError as exc:
@@ -100,4 +122,136 @@ async def collect_artifacts(data: CollectInput) -> ArtifactRef:
     )
 
 
-BUILD_ACTIVITIES = (checkout_source, run_build_step, collect_artifacts)
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@contextlib.asynccontextmanager
+async def _heartbeats(interval_s: float = 1.0) -> AsyncIterator[None]:
+    """Heartbeat in the background, so cancellation reaches even a long checkout."""
+
+    async def beat() -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(interval_s)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+
+
+def _artifact_ref(bundle: Bundle) -> ArtifactRef:
+    return ArtifactRef(
+        digest=bundle.digest, files={name: entry.digest for name, entry in bundle.files.items()}
+    )
+
+
+async def _run_steps(
+    data: NodeBuildInput, workspace: Path, env: dict[str, str]
+) -> list[StepOutcome]:
+    outcomes = []
+    for index, step in enumerate(data.node.steps):
+        outcome = await run_build_step(
+            StepInput(
+                run_id=data.run_id,
+                node_id=data.node.id,
+                index=index,
+                step=step,
+                workspace=str(workspace),
+            ),
+            extra_env=env,
+        )
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _checkout(data: NodeBuildInput) -> Checkout:
+    dest = workspace_for(data.run_id, data.node.id)
+    try:
+        return checkout(data.node.source, data.node.ref, dest, paths.home() / "git-cache")
+    except BuildError as exc:
+        raise ApplicationError(str(exc), type="CheckoutFailed", non_retryable=True) from exc
+
+
+@activity.defn(name="ferryman.build_node")
+async def build_node(data: NodeBuildInput) -> NodeBuildOutput:
+    """Build one node, or reuse its cached artifact when nothing it depends on changed."""
+    started, clock = _now(), time.monotonic()
+    node = data.node
+    store = ArtifactStore(paths.artifacts_dir())
+    cache = BuildCache(store)
+    async with _heartbeats():
+        source = await asyncio.to_thread(_checkout, data)
+        deps = {dep.node_id: dep.digest for dep in data.dependencies}
+        key = cache_key(source.tree_digest, node, deps)
+        entry = await asyncio.to_thread(cache.lookup, key) if data.use_cache else None
+        if entry is not None:
+            bundle = store.bundle(entry.artifact)
+            return NodeBuildOutput(
+                commit=source.commit,
+                artifact=_artifact_ref(bundle),
+                cache_key=key,
+                cached=True,
+                duration_s=time.monotonic() - clock,
+            )
+        handed = [
+            Dependency(d.node_id, d.repo, dict(d.matrix), d.digest) for d in data.dependencies
+        ]
+        env = await asyncio.to_thread(hand_over, store, source.path, handed)
+        outcomes = await _run_steps(data, source.path, env)
+        bundle = await asyncio.to_thread(_collect, store, node.id, source.path, node.outputs)
+        statement = build_statement(
+            node_id=node.id,
+            bundle=bundle,
+            external={
+                "repo": node.repo,
+                "source": node.source,
+                "ref": node.ref or "HEAD",
+                "matrix": node.matrix,
+            },
+            commit=source.commit,
+            source=node.source,
+            dependencies=deps,
+            builder_id=data.builder_id,
+            invocation_id=data.invocation_id,
+            started_on=started,
+            finished_on=_now(),
+            internal={"cacheKey": key, "node": node.id},
+        )
+        provenance = ProvenanceStore(store, paths.home() / "keys")
+        if not provenance.path(bundle.digest).exists():
+            await asyncio.to_thread(provenance.save, bundle.digest, statement)
+        cache.record(
+            CacheEntry(
+                key=key,
+                node_id=node.id,
+                artifact=bundle.digest,
+                commit=source.commit,
+                invocation=data.invocation_id,
+            )
+        )
+    return NodeBuildOutput(
+        commit=source.commit,
+        artifact=_artifact_ref(bundle),
+        cache_key=key,
+        cached=False,
+        steps=tuple(outcomes),
+        duration_s=time.monotonic() - clock,
+        provenance=str(provenance.path(bundle.digest)),
+    )
+
+
+def _collect(
+    store: ArtifactStore, node_id: str, workspace: Path, outputs: tuple[str, ...]
+) -> Bundle:
+    try:
+        return store.collect(workspace, outputs)
+    except BuildError as exc:
+        raise ApplicationError(
+            f"{node_id}: {exc}", type="OutputsMissing", non_retryable=True
+        ) from exc
+
+
+BUILD_ACTIVITIES = (build_node, checkout_source, run_build_step, collect_artifacts)

@@ -1,33 +1,34 @@
-"""``BuildWorkflow``: check out, run steps and store outputs for every build node.
+"""``BuildWorkflow``: build a DAG of nodes (repo × matrix leg) as fast as the throttles allow.
 
-Nodes run in plan order (a topological order); a failed node skips the nodes
-that need it. The workflow returns how every node ended rather than raising,
-so a release can say exactly which node failed and why.
+Every ready node starts at once, up to the throttles (``BuildPlan.max_parallel``,
+per-repo limits; the build worker's slots bound it too); among ready nodes the
+largest bottom level goes first (``ferryman.build.dag``). Each node is one
+``ferryman.build_node`` activity: checkout, cache lookup, fan-in, steps, outputs,
+provenance. A node ends ``succeeded``, ``failed`` (``kind`` build: a step or its
+outputs; infrastructure: retries exhausted), ``cancelled`` (fail-fast stopped it)
+or ``skipped`` (a dependency did not succeed). The workflow returns how every
+node ended rather than raising.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
-    from ferryman.plan.models import BuildNode
-    from ferryman.temporal.activities.build import (
-        checkout_source,
-        collect_artifacts,
-        run_build_step,
-    )
+    from ferryman.build import dag
+    from ferryman.plan.models import BuildNode, BuildPlan
+    from ferryman.temporal.activities.build import build_node
     from ferryman.temporal.models import (
         BuildRequest,
         BuildResult,
-        CheckoutInput,
-        CollectInput,
+        DependencyArtifact,
+        NodeBuildInput,
         NodeResult,
-        StepInput,
-        StepOutcome,
     )
 
 INFRA_RETRY = RetryPolicy(
@@ -35,6 +36,7 @@ INFRA_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=10),
     maximum_attempts=5,
 )
+BUILD_FAILURES = frozenset({"StepFailed", "StepSetupFailed", "OutputsMissing", "CheckoutFailed"})
 
 
 def failure_message(error: BaseException) -> str:
@@ -46,6 +48,14 @@ def failure_message(error: BaseException) -> str:
     return str(error.message if isinstance(error, ApplicationError) else error)
 
 
+def failure_kind(error: BaseException) -> str:
+    """``build`` for a failing step or missing outputs, else ``infrastructure``."""
+    cause = error.cause if isinstance(error, ActivityError) else error
+    if isinstance(cause, ApplicationError) and cause.type in BUILD_FAILURES:
+        return "build"
+    return "infrastructure"
+
+
 @workflow.defn(name="ferryman.Build")
 class BuildWorkflow:
     """Builds every node of a ``BuildPlan`` and reports each node's outcome."""
@@ -55,77 +65,156 @@ class BuildWorkflow:
 
     @workflow.query(name="nodes")
     def nodes(self) -> dict[str, str]:
-        """Node id → pending | running | succeeded | failed | skipped."""
+        """Node id → pending, queued, running, succeeded, cached, failed, cancelled or skipped."""
         return dict(self._status)
 
     @workflow.run
     async def run(self, request: BuildRequest) -> BuildResult:
-        """Build the plan's nodes in order."""
-        self._status = {node.id: "pending" for node in request.plan.nodes}
+        """Build the plan's DAG, highest bottom level first, within the throttles."""
+        plan = request.plan
+        by_id = {node.id: node for node in plan.nodes}
+        graph = {node.id: node.needs for node in plan.nodes}
+        priority = dag.bottom_levels(
+            graph, {n.id: n.expected_duration_s or 1.0 for n in plan.nodes}
+        )
+        throttle = dag.Throttle(
+            max_parallel=plan.max_parallel,
+            per_group=plan.repo_limits,
+            group_of={node.id: node.repo for node in plan.nodes},
+        )
+        self._status = {node.id: "pending" for node in plan.nodes}
         results: dict[str, NodeResult] = {}
-        for node in request.plan.nodes:
-            failed_needs = [n for n in node.needs if results[n].status != "succeeded"]
-            if failed_needs:
-                results[node.id] = NodeResult(
-                    id=node.id, status="skipped", error=f"needs {', '.join(failed_needs)}"
-                )
-            else:
-                self._status[node.id] = "running"
-                results[node.id] = await self._build_node(request.run_id, node)
-            self._status[node.id] = results[node.id].status
-        return BuildResult(run_id=request.run_id, nodes=results)
+        running: dict[str, asyncio.Task[NodeResult]] = {}
+        stopping = False
+        while True:
+            self._skip_blocked(graph, results)
+            ended = {nid: r.status for nid, r in results.items()}
+            ready = dag.ready_nodes(graph, ended, set(results) | set(running))
+            if stopping:
+                for nid in ready:
+                    results[nid] = NodeResult(id=nid, status="cancelled", error="fail-fast")
+                    self._status[nid] = "cancelled"
+                ready = []
+            for nid in dag.pick_next(ready, list(running), priority, throttle):
+                running[nid] = asyncio.create_task(self._build(request, plan, by_id[nid], results))
+                self._status[nid] = "running"
+            for nid in ready:
+                if nid not in running:
+                    self._status[nid] = "queued"
+            if not running:
+                break
+            await workflow.wait(list(running.values()), return_when=asyncio.FIRST_COMPLETED)
+            for nid, task in list(running.items()):
+                if task.done():
+                    del running[nid]
+                    results[nid] = task.result()
+                    self._status[nid] = _shown(results[nid])
+                    stopping = stopping or (plan.fail_fast and results[nid].status == "failed")
+            if stopping and running:
+                for task in running.values():
+                    task.cancel()
+        self._skip_blocked(graph, results)
+        ordered = {node.id: results[node.id] for node in plan.nodes}
+        return BuildResult(run_id=request.run_id, nodes=ordered)
 
-    async def _build_node(self, run_id: str, node: BuildNode) -> NodeResult:
-        outcomes: list[StepOutcome] = []
-        commit = ""
-        try:
-            checkout = await workflow.execute_activity(
-                checkout_source,
-                CheckoutInput(run_id=run_id, node=node),
-                task_queue=node.task_queue,
-                start_to_close_timeout=timedelta(minutes=10),
-                retry_policy=INFRA_RETRY,
-                summary=f"checkout {node.id}",
-            )
-            commit = checkout.commit
-            for index, step in enumerate(node.steps):
-                outcome = await workflow.execute_activity(
-                    run_build_step,
-                    StepInput(
-                        run_id=run_id,
-                        node_id=node.id,
-                        index=index,
-                        step=step,
-                        workspace=checkout.workspace,
-                    ),
-                    task_queue=node.task_queue,
-                    start_to_close_timeout=timedelta(seconds=step.timeout_s + 60),
-                    heartbeat_timeout=timedelta(seconds=10),
-                    retry_policy=INFRA_RETRY,
-                    summary=f"{node.id}: {step.name}",
+    def _skip_blocked(self, graph: dag.Graph, results: dict[str, NodeResult]) -> None:
+        while True:
+            ended = {nid: r.status for nid, r in results.items()}
+            blocked = dag.blocked_nodes(graph, ended, set(results))
+            if not blocked:
+                return
+            for nid in blocked:
+                failed = [n for n in graph[nid] if n in ended and ended[n] != "succeeded"]
+                results[nid] = NodeResult(
+                    id=nid, status="skipped", error=f"needs {', '.join(failed)}"
                 )
-                outcomes.append(outcome)
-            artifact = await workflow.execute_activity(
-                collect_artifacts,
-                CollectInput(
-                    run_id=run_id,
-                    node_id=node.id,
-                    workspace=checkout.workspace,
-                    outputs=node.outputs,
+                self._status[nid] = "skipped"
+
+    async def _build(
+        self,
+        request: BuildRequest,
+        plan: BuildPlan,
+        node: BuildNode,
+        results: dict[str, NodeResult],
+    ) -> NodeResult:
+        info = workflow.info()
+        started = workflow.now()
+        dependencies = tuple(
+            DependencyArtifact(
+                node_id=dep,
+                repo=_repo_of(plan, dep),
+                matrix=_matrix_of(plan, dep),
+                digest=_digest(results[dep]),
+            )
+            for dep in node.needs
+        )
+        timeout_s = sum(step.timeout_s for step in node.steps) + 600
+        base = NodeResult(id=node.id, status="running", started_at=started.isoformat())
+        try:
+            out = await workflow.execute_activity(
+                build_node,
+                NodeBuildInput(
+                    run_id=request.run_id,
+                    node=node,
+                    dependencies=dependencies,
+                    use_cache=plan.use_cache,
+                    builder_id=plan.builder_id,
+                    invocation_id=f"{info.workflow_id}/{info.run_id}",
                 ),
                 task_queue=node.task_queue,
-                start_to_close_timeout=timedelta(minutes=10),
+                start_to_close_timeout=timedelta(seconds=timeout_s),
+                heartbeat_timeout=timedelta(seconds=30),
                 retry_policy=INFRA_RETRY,
-                summary=f"store outputs of {node.id}",
+                summary=f"build {node.id}",
             )
         except ActivityError as exc:
-            return NodeResult(
-                id=node.id,
-                status="failed",
-                commit=commit,
-                steps=tuple(outcomes),
-                error=failure_message(exc),
+            if isinstance(exc.cause, CancelledError):
+                return _cancelled(base)
+            return base.model_copy(
+                update={
+                    "status": "failed",
+                    "error": failure_message(exc),
+                    "kind": failure_kind(exc),
+                    "finished_at": workflow.now().isoformat(),
+                }
             )
-        return NodeResult(
-            id=node.id, status="succeeded", commit=commit, artifact=artifact, steps=tuple(outcomes)
+        except asyncio.CancelledError:
+            return _cancelled(base)
+        return base.model_copy(
+            update={
+                "status": "succeeded",
+                "commit": out.commit,
+                "artifact": out.artifact,
+                "steps": out.steps,
+                "cached": out.cached,
+                "cache_key": out.cache_key,
+                "duration_s": out.duration_s,
+                "finished_at": workflow.now().isoformat(),
+            }
         )
+
+
+def _cancelled(base: NodeResult) -> NodeResult:
+    update = {
+        "status": "cancelled",
+        "error": "fail-fast",
+        "finished_at": workflow.now().isoformat(),
+    }
+    return base.model_copy(update=update)
+
+
+def _shown(result: NodeResult) -> str:
+    return "cached" if result.cached else result.status
+
+
+def _repo_of(plan: BuildPlan, node_id: str) -> str:
+    return next(node.repo for node in plan.nodes if node.id == node_id)
+
+
+def _matrix_of(plan: BuildPlan, node_id: str) -> dict[str, str]:
+    return next(dict(node.matrix) for node in plan.nodes if node.id == node_id)
+
+
+def _digest(result: NodeResult) -> str:
+    assert result.artifact is not None
+    return result.artifact.digest
