@@ -63,14 +63,50 @@ class HealthReport(_Model):
         return self.total > 0 and self.healthy == self.total
 
 
+class RouteRule(_Model):
+    """One rule of a route table: requests it matches go to ``version``.
+
+    Exactly one kind of match is set:
+
+    - ``header`` with ``equals``: the request header has that value;
+    - ``cookie`` with ``equals``: the request cookie has that value;
+    - ``buckets``: the user's bucket (a stable hash of the table's ``user_header``
+      into 0-9999) is below ``buckets``, so 500 means 5 % of users, and a user
+      stays on the version while the number only grows.
+    """
+
+    version: str
+    header: str | None = None
+    cookie: str | None = None
+    equals: str | None = None
+    buckets: int | None = None
+
+
+class Mirror(_Model):
+    """Copy ``percent`` of a service's requests to ``version``; its answers are discarded."""
+
+    version: str
+    percent: float
+
+
 class RouteTable(_Model):
     """How a region splits one service's traffic between versions.
 
-    ``weights`` maps version → percent; the percents sum to 100.
+    ``rules`` are tried in order and the first that matches picks the version;
+    requests no rule matches are split by ``weights`` (version → percent, summing
+    to 100). ``RouteTable(service="web", weights={"v1": 100})`` is the simplest table.
     """
 
     service: str
     weights: dict[str, int]
+    rules: tuple[RouteRule, ...] = ()
+    mirror: Mirror | None = None
+    user_header: str = "X-User-Id"
+
+    def versions(self) -> set[str]:
+        """Every version the table can send a request (or a mirrored copy) to."""
+        named = {rule.version for rule in self.rules} | set(self.weights)
+        return named | ({self.mirror.version} if self.mirror else set())
 
 
 class ServiceState(_Model):

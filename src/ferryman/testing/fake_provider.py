@@ -16,6 +16,7 @@ from ferryman.providers.base import (
     RouteTable,
     ServiceState,
 )
+from ferryman.providers.routes import RouteError, check_table
 
 
 @dataclass
@@ -65,7 +66,11 @@ class FakeProvider:
         self.calls.append(("set_traffic", key))
         if key in self._keys:
             return self.generation[region]
-        for version in routes.weights:
+        try:
+            check_table(routes)
+        except RouteError as error:
+            raise ProviderError(str(error)) from None
+        for version in sorted(routes.versions()):
             if not any(k[0] == region and k[3] == version for k in self.instances):
                 raise ProviderError(f"version {version!r} has no instances in {region}")
         self.routes[(region, routes.service)] = routes

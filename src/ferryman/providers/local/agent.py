@@ -126,6 +126,15 @@ async def _routers(request: web.Request) -> web.Response:
     return _json(request.app[_CORE].routers())
 
 
+async def _service_metrics(request: web.Request) -> web.Response:
+    text = await request.app[_CORE].service_metrics()
+    return web.Response(text=text, content_type="text/plain", charset="utf-8")
+
+
+async def _scrape_targets(request: web.Request) -> web.Response:
+    return web.json_response(request.app[_CORE].scrape_targets())
+
+
 def build_app(core: AgentCore) -> web.Application:
     """The agent's HTTP API over a started core."""
     app = web.Application(middlewares=[_errors])
@@ -141,6 +150,8 @@ def build_app(core: AgentCore) -> web.Application:
             web.get("/v1/instances", _instances),
             web.get("/v1/events", _events),
             web.get("/v1/routers", _routers),
+            web.get("/v1/metrics/services", _service_metrics),
+            web.get("/v1/scrape-targets", _scrape_targets),
         ]
     )
     return app

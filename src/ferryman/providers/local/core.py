@@ -23,9 +23,9 @@ from typing import IO, Any, TypeVar
 from pydantic import BaseModel
 
 from ferryman.providers.base import HealthReport, InstanceRequest, RouteTable, ServiceState
-from ferryman.providers.local import processes
+from ferryman.providers.local import processes, relabel
 from ferryman.providers.local.instances import InstanceManager
-from ferryman.providers.local.router import RegionTable, Router, ServiceRoutes
+from ferryman.providers.local.router import RegionTable, Router
 from ferryman.providers.local.state import AgentStore
 from ferryman.providers.local.wire import (
     EventsResult,
@@ -35,6 +35,7 @@ from ferryman.providers.local.wire import (
     RetireResult,
     RoutesResult,
 )
+from ferryman.providers.routes import RouteError, check_table
 
 log = logging.getLogger("ferryman.agent")
 
@@ -229,6 +230,34 @@ class AgentCore:
         """Events after ``since``, optionally of one kind."""
         return EventsResult(events=self.store.events(kind, since))
 
+    async def service_metrics(self) -> str:
+        """Every healthy instance's own ``/metrics``, labelled with where it runs."""
+        records = [r for r in self.manager.all() if r.running and r.state == "healthy"]
+        texts = await asyncio.gather(*(self.manager.fetch(r, "/metrics") for r in records))
+        families: dict[str, None] = {}
+        samples: list[str] = []
+        for record, text in zip(records, texts, strict=True):
+            if text is None:
+                continue
+            lines = text.splitlines()
+            families.update(dict.fromkeys(relabel.comments(lines)))
+            labels = {
+                "region": record.region,
+                "zone": record.zone,
+                "service": record.service,
+                "version": record.version,
+                "instance": record.id,
+            }
+            samples += relabel.add_labels([ln for ln in lines if not ln.startswith("#")], labels)
+        return "\n".join([*families, *samples]) + "\n"
+
+    def scrape_targets(self) -> list[dict[str, object]]:
+        """Prometheus HTTP service discovery: every router, labelled with its region."""
+        return [
+            {"targets": [f"{router.host}:{router.port}"], "labels": {"region": region}}
+            for region, router in sorted(self._routers.items())
+        ]
+
     def routers(self) -> dict[str, str]:
         """Each region's router URL."""
         return {region: router.url for region, router in sorted(self._routers.items())}
@@ -284,22 +313,20 @@ class AgentCore:
         _check_names(region=region, service=service)
         if routes.service != service:
             raise BadRequest(f"route table is for {routes.service!r}, the URL names {service!r}")
-        _check_weights(routes.weights)
         running = {r.version for r in self.manager.running(region, service=service)}
-        unknown = sorted(set(routes.weights) - running)
-        if unknown:
-            have = ", ".join(sorted(running)) or "none"
-            raise Conflict(
-                f"cannot route {service} in {region} to {', '.join(unknown)}:"
-                f" no running instance there (running versions: {have})"
-            )
+        try:
+            check_table(routes)
+        except RouteError as error:
+            raise BadRequest(str(error)) from None
+        try:
+            check_table(routes, running, region)
+        except RouteError as error:
+            raise Conflict(str(error)) from None
         router = await self._router(region)
         generation = self._generation(region) + 1
         self.store.save_routes(region, service, routes.model_dump(mode="json"), generation)
         self._routes.setdefault(region, {})[service] = (routes, generation)
-        previous = router.table.services
-        services = {**previous, service: ServiceRoutes.build(service, routes.weights)}
-        router.install(RegionTable.build(generation, services))
+        router.install(router.table.replace(generation, routes))
         self.store.record_event("routes.set", detail=f"{region} {service} {generation}")
         return RoutesResult(generation=generation)
 
@@ -327,18 +354,7 @@ class AgentCore:
 
     def _region_table(self, region: str) -> RegionTable:
         routes = self._routes.get(region, {})
-        services = {s: ServiceRoutes.build(s, t.weights) for s, (t, _) in routes.items()}
-        return RegionTable.build(self._generation(region), services)
+        return RegionTable.build(self._generation(region), {s: t for s, (t, _) in routes.items()})
 
     def _generation(self, region: str) -> int:
         return max((g for _, g in self._routes.get(region, {}).values()), default=0)
-
-
-def _check_weights(weights: dict[str, int]) -> None:
-    bad = ", ".join(f"{v}={w}" for v, w in sorted(weights.items()) if not 0 <= w <= 100)
-    if bad:
-        raise BadRequest(f"weights are percents 0..100, got {bad}")
-    total = sum(weights.values())
-    if total != 100:
-        split = ", ".join(f"{v}={w}" for v, w in sorted(weights.items())) or "no versions"
-        raise BadRequest(f"weights must sum to 100, got {total} ({split})")

@@ -293,6 +293,17 @@ class InstanceManager:
         except aiohttp.ClientError as error:
             return f"{record.launch.health_path} failed: {error or type(error).__name__}"
 
+    async def fetch(self, record: InstanceRecord, path: str) -> str | None:
+        """The body an instance answers ``GET path`` with, or None when it fails or is not 200."""
+        assert self._session is not None, "adopt() opens the probe session"
+        try:
+            async with self._session.get(
+                f"http://127.0.0.1:{record.port}{path}", allow_redirects=False
+            ) as response:
+                return await response.text() if response.status == 200 else None
+        except (aiohttp.ClientError, TimeoutError, UnicodeDecodeError):
+            return None
+
     def _apply(self, record: InstanceRecord, problem: str | None) -> None:
         if not record.running or record.pid is None:
             return
