@@ -73,8 +73,32 @@ def test_preview_smoke_and_manual_gate_come_before_any_user_traffic() -> None:
     preview = steps[2]
     assert isinstance(preview, Preview) and preview.stable == "v1" and preview.version == "v2"
     assert isinstance(steps[4], AwaitPromotion)
+    smoke = steps[3]
+    assert isinstance(smoke, Smoke) and smoke.match == PreviewMatch(cookie="canary", value="yes")
     post = steps[6]
     assert isinstance(post, Smoke) and post.checks[0].contains == "hello"
+
+
+def test_smoke_without_preview_uses_an_internal_header_rule() -> None:
+    options = BlueGreenOptions(smoke=(SmokeCheck(path="/healthz"),), scale_down_delay_s=0)
+    steps = blue_green_steps(options, "v1", "v2")
+    assert kinds(steps) == ["prepare", "await-healthy", "preview", "smoke", "set-weights", "retire"]
+    match = PreviewMatch(header="X-Ferryman-Preview", value="v2")
+    assert steps[2] == Preview(version="v2", stable="v1", match=match)
+    assert isinstance(steps[3], Smoke) and steps[3].match == match
+
+
+def test_first_deploy_smoke_runs_right_after_going_live() -> None:
+    options = BlueGreenOptions(smoke=(SmokeCheck(),))
+    steps = blue_green_steps(options, None, "v1")
+    assert kinds(steps) == ["prepare", "await-healthy", "set-weights", "smoke"]
+
+
+def test_first_deploy_ignores_gradual_steps() -> None:
+    options = BlueGreenOptions(traffic_steps=(10, 100), pause_s=60)
+    assert kinds(blue_green_steps(options, None, "v1")) == [
+        "prepare", "await-healthy", "set-weights"
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(

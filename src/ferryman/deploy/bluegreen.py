@@ -75,11 +75,12 @@ class Preview(_Step):
 
 
 class Smoke(_Step):
-    """HTTP checks against the new colour before it gets users."""
+    """HTTP checks through the router; ``match`` marks them as testers of the new colour."""
 
     kind: Literal["smoke"] = "smoke"
     version: str
     checks: tuple[SmokeCheck, ...]
+    match: PreviewMatch | None = None
 
 
 class AwaitPromotion(_Step):
@@ -155,6 +156,14 @@ class BlueGreenOptions(BaseModel):
         return self
 
 
+PREVIEW_HEADER = "X-Ferryman-Preview"
+
+
+def internal_preview(version: str) -> PreviewMatch:
+    """The header rule ferryman uses to smoke-test a colour no tester previews."""
+    return PreviewMatch(header=PREVIEW_HEADER, value=version)
+
+
 def split(old: str | None, new: str, percent: int) -> dict[str, int]:
     """Weights sending ``percent`` of traffic to ``new`` and the rest to ``old``."""
     if old is None or percent == 100:
@@ -177,17 +186,24 @@ def blue_green_steps(options: BlueGreenOptions, old: str | None, new: str) -> li
         Prepare(version=new),
         AwaitHealthy(version=new, deadline_s=options.progress_deadline_s),
     ]
-    if options.preview is not None and old is not None:
-        steps.append(Preview(version=new, stable=old, match=options.preview))
-    if options.smoke:
-        steps.append(Smoke(version=new, checks=options.smoke))
+    match = options.preview or (internal_preview(new) if options.smoke else None)
+    if match is not None and old is not None:
+        steps.append(Preview(version=new, stable=old, match=match))
+        if options.smoke:
+            steps.append(Smoke(version=new, checks=options.smoke, match=match))
     if not options.auto_promote:
         steps.append(AwaitPromotion(version=new))
-    for index, percent in enumerate(options.traffic_steps):
-        steps.append(SetWeights(weights=split(old, new, percent)))
-        last = index == len(options.traffic_steps) - 1
-        if not last and options.pause_s > 0:
-            steps.append(Pause(seconds=options.pause_s))
+    if old is None:
+        # Nothing serves yet: the new colour goes live at once and is checked right after.
+        steps.append(SetWeights(weights={new: 100}))
+        if options.smoke:
+            steps.append(Smoke(version=new, checks=options.smoke))
+    else:
+        for index, percent in enumerate(options.traffic_steps):
+            steps.append(SetWeights(weights=split(old, new, percent)))
+            last = index == len(options.traffic_steps) - 1
+            if not last and options.pause_s > 0:
+                steps.append(Pause(seconds=options.pause_s))
     if options.post_smoke:
         steps.append(Smoke(version=new, checks=options.post_smoke))
     if old is not None:

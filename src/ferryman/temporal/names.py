@@ -22,3 +22,16 @@ def release_id(system: str, environment: str, seq: int) -> str:
 def build_id(release: str) -> str:
     """The workflow id of a release's build child."""
     return f"{release}/build"
+
+
+REGION_QUEUE_PREFIX = "ferryman-region-"
+
+
+def region_task_queue(region: str, prefix: str = REGION_QUEUE_PREFIX) -> str:
+    """The task queue of a region's provider activities: ``ferryman-region-<region>``."""
+    return f"{prefix}{region}"
+
+
+def region_deploy_id(release: str, region: str) -> str:
+    """The workflow id of a release's deploy to one region."""
+    return f"{release}/region/{region}"

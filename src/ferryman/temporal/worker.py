@@ -15,15 +15,18 @@ from collections.abc import Callable
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from ferryman import paths
 from ferryman.providers.base import Provider
 from ferryman.temporal.activities.build import BUILD_ACTIVITIES
 from ferryman.temporal.activities.deploy import DeployActivities
 from ferryman.temporal.client import Connection, connect
 from ferryman.temporal.names import BUILD_TASK_QUEUE, TASK_QUEUE
+from ferryman.temporal.region_workers import RegionWorkers
 from ferryman.temporal.workflows.build import BuildWorkflow
+from ferryman.temporal.workflows.region import RegionDeployWorkflow
 from ferryman.temporal.workflows.release import ReleaseWorkflow
 
-WORKFLOWS = (ReleaseWorkflow, BuildWorkflow)
+WORKFLOWS = (ReleaseWorkflow, BuildWorkflow, RegionDeployWorkflow)
 READY_LINE = "ferryman-worker ready"
 
 
@@ -47,6 +50,7 @@ def build_workers(
     build_slots: int = 2,
     task_queue: str = TASK_QUEUE,
     build_task_queue: str = BUILD_TASK_QUEUE,
+    regions: RegionWorkers | None = None,
 ) -> list[Worker]:
     """The two workers ferryman runs: orchestration and builds.
 
@@ -56,10 +60,13 @@ def build_workers(
         build_slots: Build steps run at once on this machine (the build throttle).
         task_queue: Queue for workflows and provider activities.
         build_task_queue: Queue for build activities.
+        regions: Serves ``ferryman-region-<r>`` queues on demand; None leaves them to
+            region-local workers.
     """
     deploy = DeployActivities(providers)
+    activities = [*deploy.all(), *([regions.ensure_activity] if regions else [])]
     return [
-        Worker(client, task_queue=task_queue, workflows=list(WORKFLOWS), activities=deploy.all()),
+        Worker(client, task_queue=task_queue, workflows=list(WORKFLOWS), activities=activities),
         Worker(
             client,
             task_queue=build_task_queue,
@@ -72,7 +79,10 @@ def build_workers(
 async def serve(connection: Connection, agent_url: str, build_slots: int) -> None:
     """Run the workers until SIGTERM or SIGINT."""
     client = await connect(connection, wait_s=30)
-    workers = build_workers(client, local_providers(agent_url), build_slots)
+    providers = local_providers(agent_url)
+    regions = RegionWorkers(client, providers, state_file=paths.home() / "regions.json")
+    await regions.__aenter__()
+    workers = build_workers(client, providers, build_slots, regions=regions)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -80,7 +90,7 @@ async def serve(connection: Connection, agent_url: str, build_slots: int) -> Non
     runs = [asyncio.create_task(worker.run()) for worker in workers]
     print(READY_LINE, flush=True)
     await stop.wait()
-    await asyncio.gather(*(worker.shutdown() for worker in workers))
+    await asyncio.gather(*(worker.shutdown() for worker in workers), regions.shutdown())
     await asyncio.gather(*runs, return_exceptions=True)
 
 

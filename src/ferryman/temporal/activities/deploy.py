@@ -16,8 +16,10 @@ from temporalio.exceptions import ApplicationError
 
 from ferryman import paths
 from ferryman.build.artifacts import ArtifactStore
+from ferryman.deploy.smoke import run_smoke_checks
 from ferryman.errors import AgentUnavailable, BuildError, ProviderError
 from ferryman.providers.base import HealthReport, Provider, ServiceState
+from ferryman.temporal.deploy_models import SmokeInput
 from ferryman.temporal.models import (
     HealthInput,
     PrepareInput,
@@ -86,6 +88,23 @@ class DeployActivities:
                 )
             await asyncio.sleep(data.interval_s)
 
+    @activity.defn(name="ferryman.smoke")
+    async def smoke(self, data: SmokeInput) -> int:
+        """HTTP checks through the region's router against one version; returns requests sent."""
+        state = await _call(self._provider(data.platform).current_state(data.region, data.service))
+        if not state.router_url:
+            raise ApplicationError(
+                f"{data.region} has no router for {data.service}", type="SmokeFailed"
+            )
+        problem, sent = await run_smoke_checks(state.router_url, data)
+        if problem:
+            raise ApplicationError(
+                f"smoke check failed in {data.region}: {problem}",
+                type="SmokeFailed",
+                non_retryable=True,
+            )
+        return sent
+
     @activity.defn(name="ferryman.set_traffic")
     async def set_traffic(self, data: TrafficInput) -> int:
         """Swap a region's route table for a service in one step."""
@@ -109,6 +128,7 @@ class DeployActivities:
             self.await_healthy,
             self.set_traffic,
             self.retire,
+            self.smoke,
         ]
 
 
