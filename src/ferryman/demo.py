@@ -41,15 +41,31 @@ def _git(repo: Path, *args: str) -> None:
     )
 
 
-def prepare_example(example: Path, workdir: Path) -> Path:
-    """Copy the example to ``workdir`` and commit its app as a fresh git repository."""
+def prepare_example(example: Path, workdir: Path, message: str = "initial commit") -> Path:
+    """Copy an example to ``workdir`` and make each local repo source a fresh git repository.
+
+    Every ``repos.<name>.source`` of the example's ``ferryman.yaml`` that is a
+    relative path becomes its own repository with one commit.
+
+    Args:
+        example: The example directory (holding ``ferryman.yaml``).
+        workdir: Where to copy it; replaced if it exists.
+        message: The commit message of each repository's first commit.
+
+    Returns:
+        The copied spec file.
+    """
     shutil.rmtree(workdir, ignore_errors=True)
     shutil.copytree(example, workdir, ignore=shutil.ignore_patterns("__pycache__", ".git"))
-    app = workdir / "app"
-    _git(app, "init", "-q", "-b", "main")
-    _git(app, "add", "-A")
-    _git(app, "commit", "-q", "-m", "hello v1")
-    return workdir / "ferryman.yaml"
+    spec_file = workdir / "ferryman.yaml"
+    for repo in load_spec(spec_file).repos.values():
+        source = workdir / repo.source
+        if "://" in repo.source or repo.source.startswith("git@") or not source.is_dir():
+            continue
+        _git(source, "init", "-q", "-b", "main")
+        _git(source, "add", "-A")
+        _git(source, "commit", "-q", "-m", message)
+    return spec_file
 
 
 async def release_once(info: StackInfo, spec_file: Path, env: str) -> tuple[str, dict[str, str]]:
@@ -58,7 +74,7 @@ async def release_once(info: StackInfo, spec_file: Path, env: str) -> tuple[str,
     client = await connect(Connection.from_env(info.temporal_address, info.namespace), wait_s=10)
     handle = await start_release(client, plan)
     console.print(f"\n[bold]▶ {handle.id}[/]")
-    result, error = await follow(handle, console)
+    result, error = await follow(client, handle, console)
     if result is None:
         raise FerrymanError(f"{handle.id} failed: {error}")
     return result.version, result.router_urls
@@ -77,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     args = argv if argv is not None else sys.argv[1:]
     example = Path(args[0] if args else "examples/hello/ferryman.yaml").resolve().parent
     started = time.monotonic()
-    spec_file = prepare_example(example, paths.home() / "demo" / example.name)
+    spec_file = prepare_example(example, paths.home() / "demo" / example.name, "hello v1")
     info = load_info()
     ours = info is None or not info.alive()
     try:

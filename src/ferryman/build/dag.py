@@ -206,3 +206,26 @@ def pick_next(
         if throttle.admits(node, [*running, *chosen]):
             chosen.append(node)
     return chosen
+
+
+def simulate(graph: Graph, weights: Mapping[str, float], slots: int | None) -> float:
+    """The makespan of the bottom-level list schedule on ``slots`` workers (``None``: unlimited).
+
+    Used to show an expected build duration; missing weights count as 1.
+    """
+    priority = bottom_levels(graph, weights)
+    throttle = Throttle(max_parallel=slots)
+    now = 0.0
+    done: dict[str, str] = {}
+    running: dict[str, float] = {}
+    while len(done) < len(graph):
+        ready = ready_nodes(graph, done, set(done) | set(running))
+        for node in pick_next(ready, list(running), priority, throttle):
+            running[node] = now + weights.get(node, 1.0)
+        if not running:
+            break
+        now = min(running.values())
+        for node in [n for n, end in running.items() if end <= now]:
+            del running[node]
+            done[node] = "succeeded"
+    return now

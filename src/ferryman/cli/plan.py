@@ -6,22 +6,36 @@ from pathlib import Path
 
 import typer
 
+from ferryman import paths
+from ferryman.build.history import last_durations, load_records
 from ferryman.cli.app import app, console
-from ferryman.plan.compile import compile_plan
-from ferryman.plan.render import plan_json, plan_tree
+from ferryman.plan.compile import compile_build, compile_plan
+from ferryman.plan.render import dag_tree, plan_json, plan_tree
 from ferryman.spec.load import load_spec
 
 
 @app.command()
 def plan(
     file: Path = typer.Argument(..., help="The ferryman.yaml to plan."),
-    env: str = typer.Option(..., "--env", "-e", help="Environment to release to."),
+    env: str | None = typer.Option(
+        None, "--env", "-e", help="Environment to release to (default: the build DAG only)."
+    ),
     version: str | None = typer.Option(None, "--version", help="Version label to deploy."),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
 ) -> None:
-    """Print the compiled release plan as a tree (or JSON)."""
-    compiled = compile_plan(load_spec(file), file, env, version)
+    """Print the build DAG (levels, critical path, expected duration) and the release plan."""
+    spec = load_spec(file)
+    durations = last_durations(load_records(paths.home() / "builds", spec.system))
+    if env is None:
+        build = compile_build(spec, file, durations=durations)
+        if as_json:
+            typer.echo(build.model_dump_json(indent=2))
+        else:
+            console.print(dag_tree(build))
+        return
+    compiled = compile_plan(spec, file, env, version, durations=durations)
     if as_json:
         typer.echo(plan_json(compiled))
     else:
+        console.print(dag_tree(compiled.build))
         console.print(plan_tree(compiled))

@@ -53,6 +53,10 @@ class BuildPlan(_Plan):
     fail_fast: bool = True
     use_cache: bool = True
     builder_id: str = "https://ferryman.dev/builder/local"
+    prebuilt: dict[str, str] = Field(
+        default_factory=dict,
+        description="Node id → bundle digest of nodes left out of this build (--changed-since).",
+    )
 
 
 class HealthPlan(_Plan):

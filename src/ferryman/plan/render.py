@@ -4,7 +4,49 @@ from __future__ import annotations
 
 from rich.tree import Tree
 
-from ferryman.plan.models import ReleasePlan
+from ferryman.build import dag
+from ferryman.plan.models import BuildPlan, ReleasePlan
+
+
+def _weights(plan: BuildPlan) -> dict[str, float]:
+    return {n.id: n.expected_duration_s for n in plan.nodes if n.expected_duration_s is not None}
+
+
+def _seconds(value: float, measured: bool) -> str:
+    return f"{value:.1f}s" if measured else f"{value:g} unit(s)"
+
+
+def dag_tree(plan: BuildPlan) -> Tree:
+    """The build DAG: nodes by level, the critical path and the expected duration.
+
+    Durations come from past builds (``expected_duration_s``); without them every
+    node weighs one unit.
+    """
+    graph = {node.id: node.needs for node in plan.nodes}
+    weights = _weights(plan)
+    measured = len(weights) == len(plan.nodes) and bool(plan.nodes)
+    path, length = dag.critical_path(graph, weights)
+    slots = plan.max_parallel
+    expected = dag.simulate(graph, weights, slots)
+    root = Tree(
+        f"[bold]build DAG[/] {len(plan.nodes)} node(s), max parallel {slots or 'unlimited'}",
+        highlight=False,
+    )
+    by_id = {node.id: node for node in plan.nodes}
+    for depth, level in enumerate(dag.depth_levels(graph)):
+        branch = root.add(f"level {depth}")
+        for node_id in level:
+            node = by_id[node_id]
+            needs = f"  [dim]needs {', '.join(node.needs)}[/]" if node.needs else ""
+            past = (
+                f"  [dim]last {node.expected_duration_s:.1f}s[/]"
+                if node.expected_duration_s is not None
+                else ""
+            )
+            branch.add(f"{node_id}{needs}{past}")
+    root.add(f"critical path: {' → '.join(path)} ({_seconds(length, measured)})")
+    root.add(f"expected duration: {_seconds(expected, measured)}")
+    return root
 
 
 def plan_tree(plan: ReleasePlan) -> Tree:

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from ferryman.plan.models import BuildNode, BuildPlan
     from ferryman.temporal.activities.build import build_node
     from ferryman.temporal.models import (
+        ArtifactRef,
         BuildRequest,
         BuildResult,
         DependencyArtifact,
@@ -83,7 +84,12 @@ class BuildWorkflow:
             group_of={node.id: node.repo for node in plan.nodes},
         )
         self._status = {node.id: "pending" for node in plan.nodes}
-        results: dict[str, NodeResult] = {}
+        results: dict[str, NodeResult] = {
+            nid: NodeResult(
+                id=nid, status="succeeded", artifact=ArtifactRef(digest=digest, files={})
+            )
+            for nid, digest in plan.prebuilt.items()
+        }
         running: dict[str, asyncio.Task[NodeResult]] = {}
         stopping = False
         while True:
@@ -208,11 +214,11 @@ def _shown(result: NodeResult) -> str:
 
 
 def _repo_of(plan: BuildPlan, node_id: str) -> str:
-    return next(node.repo for node in plan.nodes if node.id == node_id)
+    return next((node.repo for node in plan.nodes if node.id == node_id), node_id.split(":")[0])
 
 
 def _matrix_of(plan: BuildPlan, node_id: str) -> dict[str, str]:
-    return next(dict(node.matrix) for node in plan.nodes if node.id == node_id)
+    return next((dict(node.matrix) for node in plan.nodes if node.id == node_id), {})
 
 
 def _digest(result: NodeResult) -> str:

@@ -1,0 +1,86 @@
+"""Build history on disk: one JSON record per finished build, newest last.
+
+``.ferryman/builds/<stamp>.json`` holds the build id, the spec, when it ran and
+the ``BuildResult`` as JSON. The CLI writes a record after each build and reads
+them back for ``ferryman builds``, for expected durations in plans (the last
+measured duration of each node) and for the artifacts of nodes that
+``--changed-since`` leaves out.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ferryman.build.artifacts import atomic_write_bytes
+
+
+@dataclass(frozen=True)
+class BuildRecord:
+    """One finished build.
+
+    Attributes:
+        build_id: The workflow id.
+        system: The spec's system.
+        spec_path: The spec file, absolute.
+        started: RFC 3339 start time.
+        finished: RFC 3339 end time.
+        result: The ``BuildResult`` as JSON data.
+    """
+
+    build_id: str
+    system: str
+    spec_path: str
+    started: str
+    finished: str
+    result: dict[str, Any]
+
+    @property
+    def nodes(self) -> dict[str, dict[str, Any]]:
+        """Node id → its result as JSON data."""
+        nodes: dict[str, dict[str, Any]] = self.result.get("nodes", {})
+        return nodes
+
+
+def save_record(root: Path, record: BuildRecord) -> Path:
+    """Write ``record`` under ``root``; returns its path."""
+    stamp = record.finished.replace(":", "").replace("-", "")
+    path = root / f"{stamp}-{record.build_id.rsplit('/', 1)[-1]}.json"
+    atomic_write_bytes(path, json.dumps(record.__dict__, indent=2).encode())
+    return path
+
+
+def load_records(root: Path, system: str | None = None) -> list[BuildRecord]:
+    """Every readable record under ``root``, oldest first, optionally for one system."""
+    records = []
+    for path in sorted(root.glob("*.json")):
+        try:
+            record = BuildRecord(**json.loads(path.read_text()))
+        except (OSError, ValueError, TypeError):
+            continue
+        if system is None or record.system == system:
+            records.append(record)
+    return records
+
+
+def last_durations(records: list[BuildRecord]) -> dict[str, float]:
+    """Node id → its last measured build duration (cache hits and failures do not count)."""
+    durations: dict[str, float] = {}
+    for record in records:
+        for node_id, node in record.nodes.items():
+            if node.get("status") == "succeeded" and not node.get("cached"):
+                durations[node_id] = float(node.get("duration_s", 0.0))
+    return durations
+
+
+def last_artifacts(records: list[BuildRecord]) -> dict[str, str]:
+    """Node id → the bundle digest of its last successful build."""
+    artifacts: dict[str, str] = {}
+    for record in records:
+        for node_id, node in record.nodes.items():
+            artifact = node.get("artifact")
+            if node.get("status") == "succeeded" and artifact:
+                artifacts[node_id] = str(artifact["digest"])
+    return artifacts

@@ -1,0 +1,135 @@
+"""``ferryman build`` and ``ferryman builds``: build a spec's DAG on its own, list past builds."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from ferryman import paths
+from ferryman.build.affected import changed_repos
+from ferryman.build.history import (
+    BuildRecord,
+    last_artifacts,
+    last_durations,
+    load_records,
+    save_record,
+)
+from ferryman.cli.app import app, console, fail
+from ferryman.cli.build_view import follow_build
+from ferryman.cli.context import AddressOption, NamespaceOption, client_for, run
+from ferryman.plan.compile import compile_build
+from ferryman.plan.models import BuildPlan
+from ferryman.plan.select import affected_plan
+from ferryman.spec.load import load_spec
+from ferryman.temporal.models import BuildRequest
+from ferryman.temporal.names import TASK_QUEUE
+from ferryman.temporal.workflows.build import BuildWorkflow
+
+
+def builds_dir() -> Path:
+    """Where finished builds are recorded."""
+    return paths.home() / "builds"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def build_plan_for(
+    file: Path, *, no_cache: bool, changed_since: str | None, max_parallel: int | None
+) -> tuple[str, BuildPlan]:
+    """The system name and the build plan for a spec, with history-derived durations."""
+    spec = load_spec(file)
+    records = load_records(builds_dir(), spec.system)
+    plan = compile_build(spec, file, durations=last_durations(records))
+    if changed_since is not None:
+        sources = {node.repo: node.source for node in plan.nodes}
+        plan = affected_plan(plan, changed_repos(sources, changed_since), last_artifacts(records))
+    update: dict[str, object] = {"use_cache": not no_cache}
+    if max_parallel is not None:
+        update["max_parallel"] = max_parallel
+    return spec.system, plan.model_copy(update=update)
+
+
+@app.command()
+def build(
+    file: Path = typer.Argument(..., help="The ferryman.yaml whose repos to build."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Run every step; ignore the cache."),
+    changed_since: str | None = typer.Option(
+        None, "--changed-since", help="Build only repos changed since this git ref, and downstream."
+    ),
+    max_parallel: int | None = typer.Option(
+        None, "--max-parallel", min=1, help="Nodes building at once (default: the spec's)."
+    ),
+    temporal_address: str | None = AddressOption,
+    namespace: str | None = NamespaceOption,
+) -> None:
+    """Build every repo × matrix leg of FILE as a DAG, following progress live."""
+    system, plan = build_plan_for(
+        file, no_cache=no_cache, changed_since=changed_since, max_parallel=max_parallel
+    )
+    if not plan.nodes:
+        console.print(f"nothing changed since {changed_since}: no node to build")
+        raise typer.Exit(0)
+
+    spec_path = str(file.resolve())
+
+    async def go() -> int:
+        client = await client_for(temporal_address, namespace)
+        started = _now()
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        build_id = f"build/{system}/{stamp}-{secrets.token_hex(2)}"
+        handle = await client.start_workflow(
+            BuildWorkflow.run,
+            BuildRequest(run_id=build_id, plan=plan),
+            id=build_id,
+            task_queue=TASK_QUEUE,
+            static_summary=f"build {system}: {len(plan.nodes)} node(s)",
+        )
+        console.print(f"started [bold]{handle.id}[/]")
+        result = await follow_build(handle, console)
+        record = BuildRecord(
+            build_id=build_id,
+            system=system,
+            spec_path=spec_path,
+            started=started,
+            finished=_now(),
+            result=result.model_dump(mode="json"),
+        )
+        save_record(builds_dir(), record)
+        built = sum(1 for n in result.nodes.values() if n.status == "succeeded" and not n.cached)
+        cached = sum(1 for n in result.nodes.values() if n.cached)
+        console.print(f"{built} built, {cached} from cache, {len(result.nodes)} node(s)")
+        if not result.succeeded:
+            for node in result.nodes.values():
+                if node.status != "succeeded":
+                    kind = f" ({node.kind})" if node.kind else ""
+                    console.print(f"[red]{node.id}[/]: {node.status}{kind}: {node.error}")
+            raise fail(f"{build_id} failed")
+        return 0
+
+    raise typer.Exit(run(go()))
+
+
+@app.command()
+def builds(
+    limit: int = typer.Option(20, "--limit", "-n", help="How many recent builds to show."),
+    system: str | None = typer.Option(None, "--system", help="Only builds of this system."),
+) -> None:
+    """List recent builds, newest first, with how each node ended."""
+    table = Table("build", "finished", "nodes", "built", "cached", "failed/skipped")
+    for record in reversed(load_records(builds_dir(), system)[-limit:]):
+        nodes = record.nodes.values()
+        table.add_row(
+            record.build_id,
+            record.finished,
+            str(len(nodes)),
+            str(sum(1 for n in nodes if n["status"] == "succeeded" and not n.get("cached"))),
+            str(sum(1 for n in nodes if n.get("cached"))),
+            str(sum(1 for n in nodes if n["status"] != "succeeded")),
+        )
+    console.print(table)
