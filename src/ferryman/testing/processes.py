@@ -71,6 +71,8 @@ class AgentProcess:
     state_dir: Path
     port: int = field(default_factory=free_port)
     router_base_port: int = field(default_factory=free_port)
+    env: dict[str, str] = field(default_factory=dict)
+    stop_instances_on_exit: bool = True
     process: Popen[bytes] | None = None
 
     @property
@@ -83,10 +85,12 @@ class AgentProcess:
         argv = [
             sys.executable, "-m", "ferryman.providers.local.agent",
             "--state-dir", str(self.state_dir), "--port", str(self.port),
-            "--router-base-port", str(self.router_base_port), "--stop-instances-on-exit",
+            "--router-base-port", str(self.router_base_port),
         ]  # fmt: skip
+        if self.stop_instances_on_exit:
+            argv.append("--stop-instances-on-exit")
         log = self.state_dir.parent / "agent.log"
-        self.process = spawn(argv, log)
+        self.process = spawn(argv, log, env=self.env)
         wait_until(lambda: _ok(f"{self.url}/v1/health"), 30, "local agent", self.process, log)
         return self
 
@@ -94,4 +98,11 @@ class AgentProcess:
         """Stop the agent (and, with it, its instances)."""
         if self.process is not None:
             stop_group(self.process.pid, timeout_s=15)
+            self.process = None
+
+    def kill(self) -> None:
+        """SIGKILL the agent alone, as a crash would; its instances keep running."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
             self.process = None

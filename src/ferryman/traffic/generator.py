@@ -1,0 +1,152 @@
+"""The load generator: paced (or as-fast-as-possible) requests from many sticky users.
+
+Each request carries a user id (``X-User-Id`` and the cookie ``ferryman_user``)
+drawn from ``users`` ids, so a router's user-bucket rules keep each user on one
+variant. Answers are counted per version (the router's ``X-Ferryman-Version``)::
+
+    stats = await run_load(LoadConfig(targets=["http://127.0.0.1:7500"], rps=200, duration=10))
+    print("\\n".join(stats.lines()))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import aiohttp
+
+from ferryman.traffic.pacing import Pacer
+from ferryman.traffic.stats import LoadStats
+
+_LATE_S = 0.010
+
+
+@dataclass(frozen=True)
+class LoadConfig:
+    """What to send.
+
+    Attributes:
+        targets: Base URLs; requests go to them in turn.
+        rps: Requests per second; ``None`` sends as fast as ``concurrency`` allows.
+        duration: Seconds to send for (ignored when ``requests`` is set).
+        requests: Exactly this many requests.
+        users: Distinct user ids.
+        path: Request path.
+        host: ``Host`` header (picks the service on a router with several).
+        concurrency: Requests in flight at most.
+        timeout: Seconds one request may take.
+        seed: Seed of the user choice, for repeatable runs.
+        headers: Extra headers on every request.
+    """
+
+    targets: tuple[str, ...]
+    rps: float | None = 100.0
+    duration: float = 10.0
+    requests: int | None = None
+    users: int = 1000
+    path: str = "/"
+    host: str | None = None
+    concurrency: int = 64
+    timeout: float = 10.0
+    seed: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Tick = Callable[[LoadStats], None]
+
+
+class _Run:
+    def __init__(self, config: LoadConfig, session: aiohttp.ClientSession) -> None:
+        self.config = config
+        self.session = session
+        self.stats = LoadStats()
+        self.random = random.Random(config.seed)
+        self.sent = 0
+        self.slots = asyncio.Semaphore(config.concurrency)
+
+    def more(self, deadline: float) -> bool:
+        if self.config.requests is not None:
+            return self.sent < self.config.requests
+        return time.monotonic() < deadline
+
+    async def one(self, n: int) -> None:
+        config = self.config
+        user = f"user-{self.random.randrange(config.users)}"
+        headers = {**config.headers, "X-User-Id": user, "Cookie": f"ferryman_user={user}"}
+        if config.host:
+            headers["Host"] = config.host
+        url = config.targets[n % len(config.targets)] + config.path
+        started = time.perf_counter()
+        try:
+            async with self.session.get(url, headers=headers, allow_redirects=False) as answer:
+                await answer.read()
+                version = answer.headers.get("X-Ferryman-Version", "-")
+                ok = answer.status < 500
+        except (aiohttp.ClientError, TimeoutError):
+            self.stats.failures += 1
+            version, ok = "-", False
+        finally:
+            self.slots.release()
+        self.stats.add(version, ok, time.perf_counter() - started)
+
+
+async def run_load(
+    config: LoadConfig, tick: Tick | None = None, tick_every: float = 1.0
+) -> LoadStats:
+    """Send the load described by ``config``; ``tick`` sees the running totals every second.
+
+    Raises:
+        ValueError: No targets, or a non-positive rate, users or concurrency.
+    """
+    if not config.targets:
+        raise ValueError("no targets to send traffic to")
+    if config.users < 1 or config.concurrency < 1:
+        raise ValueError("users and concurrency must be at least 1")
+    connector = aiohttp.TCPConnector(limit=config.concurrency, force_close=False)
+    timeout = aiohttp.ClientTimeout(total=config.timeout)
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
+    ) as session:
+        run = _Run(config, session)
+        pacer = None if config.rps is None else Pacer(config.rps)
+        tasks: set[asyncio.Task[None]] = set()
+        started = time.monotonic()
+        deadline = started + config.duration
+        ticker = None
+        if tick is not None:
+            ticker = asyncio.get_running_loop().create_task(_tick(run, started, tick, tick_every))
+        try:
+            while run.more(deadline):
+                if pacer is not None:
+                    late = await pacer.next()
+                    if late > _LATE_S:
+                        run.stats.late += 1
+                    if not run.more(deadline):
+                        break
+                await run.slots.acquire()
+                task = asyncio.get_running_loop().create_task(run.one(run.sent))
+                run.sent += 1
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            if tasks:
+                await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            if ticker is not None:
+                ticker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ticker
+        run.stats.elapsed = time.monotonic() - started
+        return run.stats
+
+
+async def _tick(run: _Run, started: float, tick: Tick, every: float) -> None:
+    while True:
+        await asyncio.sleep(every)
+        run.stats.elapsed = time.monotonic() - started
+        tick(run.stats)
