@@ -17,6 +17,8 @@ def print_stack(info: StackInfo) -> None:
     if info.ui_url:
         console.print(f"Web UI        {info.ui_url}")
     console.print(f"local agent   {info.agent_url}")
+    if info.prometheus_url:
+        console.print(f"Prometheus    {info.prometheus_url}")
 
 
 @app.command()
@@ -33,6 +35,10 @@ def dev(
     namespace: str = typer.Option(
         "default", envvar="FERRYMAN_TEMPORAL_NAMESPACE", help="Temporal namespace."
     ),
+    prometheus: bool = typer.Option(
+        False, "--prometheus", help="Also start Prometheus scraping routers and instances."
+    ),
+    prometheus_port: int = typer.Option(9090, help="Port of Prometheus's HTTP API and UI."),
 ) -> None:
     """Start Temporal, the ferryman worker and the local platform agent."""
     stack = DevStack(
@@ -44,6 +50,8 @@ def dev(
             temporal_address=temporal_address,
             namespace=namespace,
             build_slots=build_slots,
+            prometheus=prometheus,
+            prometheus_port=prometheus_port,
         )
     )
     info = stack.start()

@@ -21,6 +21,7 @@ from ferryman.devstack.processes import (
     stop_group,
     wait_until,
 )
+from ferryman.devstack.prometheus import PrometheusProcess, prometheus_binary
 from ferryman.errors import DevStackError
 from ferryman.temporal.names import SEARCH_ATTRIBUTES
 from ferryman.temporal.worker import READY_LINE
@@ -38,6 +39,8 @@ class StackConfig:
         temporal_address: Use this existing cluster instead of starting a dev server.
         namespace: Temporal namespace.
         build_slots: Build steps the worker runs at once.
+        prometheus: Also start Prometheus scraping the agent's routers and instances.
+        prometheus_port: Port of Prometheus's HTTP API.
     """
 
     temporal_port: int = 7233
@@ -47,6 +50,8 @@ class StackConfig:
     temporal_address: str | None = None
     namespace: str = "default"
     build_slots: int = 2
+    prometheus: bool = False
+    prometheus_port: int = 9090
 
 
 @dataclass
@@ -58,6 +63,7 @@ class StackInfo:
     agent_url: str
     ui_url: str | None
     pids: dict[str, int] = field(default_factory=dict)
+    prometheus_url: str | None = None
 
     def alive(self) -> bool:
         """Whether every recorded process still runs."""
@@ -118,6 +124,9 @@ class DevStack:
             require_free(cfg.temporal_port, "Temporal", "--temporal-port")
             require_free(cfg.ui_port, "the Temporal Web UI", "--ui-port")
         require_free(cfg.agent_port, "the local agent", "--agent-port")
+        if cfg.prometheus:
+            prometheus_binary()
+            require_free(cfg.prometheus_port, "Prometheus", "--prometheus-port")
         paths.home().mkdir(parents=True, exist_ok=True)
         info = StackInfo(
             temporal_address=cfg.temporal_address or f"127.0.0.1:{cfg.temporal_port}",
@@ -132,6 +141,13 @@ class DevStack:
                 _register_search_attributes(info)
             info.pids["agent"] = self._start_agent(info)
             info.pids["worker"] = self._start_worker(info)
+            if cfg.prometheus:
+                prometheus = PrometheusProcess(
+                    paths.home() / "prometheus", cfg.prometheus_port, info.agent_url
+                ).start()
+                assert prometheus.process is not None
+                info.pids["prometheus"] = prometheus.process.pid
+                info.prometheus_url = prometheus.url
         except BaseException:
             self._stop_pids(info.pids)
             raise
@@ -192,7 +208,7 @@ class DevStack:
 
     @staticmethod
     def _stop_pids(pids: dict[str, int]) -> None:
-        for name in ("worker", "agent", "temporal"):
+        for name in ("prometheus", "worker", "agent", "temporal"):
             if name in pids:
                 stop_group(pids[name])
 

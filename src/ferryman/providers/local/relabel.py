@@ -18,6 +18,14 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def add_labels(lines: list[str], labels: dict[str, str]) -> list[str]:
     """Each sample line with ``labels`` added (existing labels of the same name are kept first).
 
@@ -32,6 +40,8 @@ def add_labels(lines: list[str], labels: dict[str, str]) -> list[str]:
         if match is None:
             continue
         name, existing, rest = match.groups()
+        if not _is_number(rest.split()[0]):
+            continue
         inner = existing[1:-1].rstrip(",") if existing else ""
         taken = set(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="', inner))
         added = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items() if k not in taken)
