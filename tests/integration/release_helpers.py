@@ -13,6 +13,7 @@ from ferryman.plan.compile import compile_plan
 from ferryman.plan.models import ReleasePlan
 from ferryman.spec.load import load_spec
 from ferryman.temporal.models import ReleaseResult
+from ferryman.temporal.region_workers import RegionWorkers
 from ferryman.temporal.worker import build_workers, local_providers
 from ferryman.temporal.workflows.release import ReleaseWorkflow
 
@@ -35,10 +36,12 @@ async def release(client: Client, agent_url: str, plan: ReleasePlan) -> ReleaseR
     """Run one release to completion with in-process workers on private queues."""
     queue = f"ferryman-{uuid.uuid4()}"
     build_queue = plan.build.nodes[0].task_queue
+    providers = local_providers(agent_url)
+    regions = RegionWorkers(client, providers, prefix=f"{queue}-region-")
     workers = build_workers(
-        client, local_providers(agent_url), task_queue=queue, build_task_queue=build_queue
+        client, providers, task_queue=queue, build_task_queue=build_queue, regions=regions
     )
-    async with workers[0], workers[1]:
+    async with regions, workers[0], workers[1]:
         return await client.execute_workflow(
             ReleaseWorkflow.run,
             plan,

@@ -18,6 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 from ferryman.plan.compile import compile_plan
 from ferryman.plan.models import ReleasePlan
 from ferryman.spec.models import Spec
+from ferryman.temporal.region_workers import RegionWorkers
 from ferryman.temporal.worker import build_workers
 from ferryman.temporal.workflows.release import ReleaseWorkflow
 from ferryman.testing.fake_provider import FakeProvider
@@ -70,12 +71,17 @@ async def run_release(
     env: WorkflowEnvironment, provider: FakeProvider, plan: ReleasePlan
 ) -> object:
     queue, build_queue = f"q-{uuid.uuid4()}", f"b-{uuid.uuid4()}"
+    regions = RegionWorkers(env.client, lambda _: provider, prefix=f"{queue}-region-")
     workers = build_workers(
-        env.client, lambda _: provider, task_queue=queue, build_task_queue=build_queue
+        env.client,
+        lambda _: provider,
+        task_queue=queue,
+        build_task_queue=build_queue,
+        regions=regions,
     )
     nodes = tuple(node.model_copy(update={"task_queue": build_queue}) for node in plan.build.nodes)
     plan = plan.model_copy(update={"build": plan.build.model_copy(update={"nodes": nodes})})
-    async with workers[0], workers[1]:
+    async with regions, workers[0], workers[1]:
         return await env.client.execute_workflow(
             ReleaseWorkflow.run, plan, id=f"release/hello/dev/{uuid.uuid4()}", task_queue=queue
         )

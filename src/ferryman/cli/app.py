@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -37,10 +38,23 @@ def _register() -> None:
 
 
 def main() -> None:
-    """Console-script entry point: run the app, turning FerrymanError into one line."""
+    """Console-script entry point: run the app, turning FerrymanError into one line.
+
+    The process leaves through ``os._exit`` once its output is flushed: the
+    Temporal SDK's native runtime can crash while the interpreter tears its
+    threads down, which would turn a clean exit code into a signal.
+    """
     _register()
+    code = 0
     try:
         app()
     except FerrymanError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        code = 2
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except KeyboardInterrupt:
+        code = 130
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -1,4 +1,4 @@
-"""The live view of a release: phase, build nodes, zones and the latest events."""
+"""The live view of a release: phase, build nodes, every region's zones, the latest events."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
-from temporalio.client import WorkflowFailureError
+from temporalio.client import Client, WorkflowFailureError
 from temporalio.service import RPCError
 
+from ferryman.temporal.deploy_models import RegionProgress
 from ferryman.temporal.models import ReleaseProgress, ReleaseResult
+from ferryman.temporal.names import region_deploy_id
 from ferryman.temporal.starter import ReleaseHandle
+from ferryman.temporal.workflows.region import RegionDeployWorkflow
 from ferryman.temporal.workflows.release import ReleaseWorkflow
 
 STYLES = {
@@ -25,6 +28,9 @@ STYLES = {
     "health-check": "yellow",
     "build": "yellow",
     "deploy": "yellow",
+    "healthy": "green",
+    "started": "yellow",
+    "rolled-back": "red",
     "failed": "red",
     "unhealthy": "red",
     "skipped": "dim",
@@ -36,8 +42,30 @@ def _styled(value: str) -> Text:
     return Text(value, style=STYLES.get(value, ""))
 
 
-def render_progress(progress: ReleaseProgress, events: int = 6) -> Group:
-    """A compact, printable picture of a release."""
+def render_regions(regions: list[RegionProgress]) -> Table:
+    """One row per region, service and zone: status, versions running, traffic split."""
+    table = Table(
+        "region", "service", "zone", "status", "running", "traffic", box=None, padding=(0, 2)
+    )
+    for region in regions:
+        for service in region.services:
+            split = ", ".join(f"{v} {w}%" for v, w in service.weights.items())
+            for index, zone in enumerate(service.zones):
+                table.add_row(
+                    region.region if index == 0 else "",
+                    service.service if index == 0 else "",
+                    zone.zone,
+                    _styled(zone.status),
+                    ", ".join(zone.versions),
+                    split if index == 0 else "",
+                )
+    return table
+
+
+def render_progress(
+    progress: ReleaseProgress, regions: list[RegionProgress] | None = None, events: int = 6
+) -> Group:
+    """A compact, printable picture of a release and its regions."""
     header = Text.assemble(
         ("release ", "bold"),
         progress.release_id,
@@ -51,11 +79,8 @@ def render_progress(progress: ReleaseProgress, events: int = 6) -> Group:
         for node, status in progress.nodes.items():
             nodes.add_row(node, _styled(status))
         parts.append(nodes)
-    if progress.zones:
-        zones = Table("region", "zone", "service", "status", "version", box=None, padding=(0, 2))
-        for zone in progress.zones:
-            zones.add_row(zone.region, zone.zone, zone.service, _styled(zone.status), zone.version)
-        parts.append(zones)
+    if regions:
+        parts.append(render_regions(regions))
     for event in progress.events[-events:]:
         parts.append(Text(f"  {event.at[11:19]}  {event.message}", style="dim"))
     if progress.error:
@@ -63,26 +88,40 @@ def render_progress(progress: ReleaseProgress, events: int = 6) -> Group:
     return Group(*parts)
 
 
-async def _poll(handle: ReleaseHandle) -> ReleaseProgress | None:
+async def poll(
+    client: Client, release_id: str
+) -> tuple[ReleaseProgress | None, list[RegionProgress]]:
+    """The release's progress and that of every region deploy it has started."""
     try:
-        return await handle.query(ReleaseWorkflow.progress)
+        progress = await client.get_workflow_handle(release_id).query(ReleaseWorkflow.progress)
     except RPCError:
-        return None
+        return None, []
+    regions = []
+    for region, status in progress.regions.items():
+        if status == "pending":
+            continue
+        handle = client.get_workflow_handle(region_deploy_id(release_id, region))
+        try:
+            regions.append(await handle.query(RegionDeployWorkflow.progress))
+        except RPCError:
+            continue
+    return progress, regions
 
 
-async def follow(handle: ReleaseHandle, console: Console) -> tuple[ReleaseResult | None, str]:
+async def follow(
+    client: Client, handle: ReleaseHandle, console: Console
+) -> tuple[ReleaseResult | None, str]:
     """Show live progress until the release ends; returns its result or failure reason."""
     result_task = asyncio.ensure_future(handle.result())
-    progress: ReleaseProgress | None = None
     with Live(console=console, refresh_per_second=4, transient=False) as live:
-        while not result_task.done():
-            progress = await _poll(handle) or progress
+        while True:
+            done = result_task.done()
+            progress, regions = await poll(client, handle.id)
             if progress is not None:
-                live.update(render_progress(progress))
+                live.update(render_progress(progress, regions))
+            if done:
+                break
             await asyncio.wait({result_task}, timeout=0.5)
-        progress = await _poll(handle) or progress
-        if progress is not None:
-            live.update(render_progress(progress))
     try:
         return result_task.result(), ""
     except WorkflowFailureError as exc:

@@ -6,14 +6,12 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
-from temporalio.service import RPCError
 
 from ferryman.cli.app import app, console, fail
 from ferryman.cli.context import AddressOption, NamespaceOption, client_for, run
-from ferryman.cli.live import follow, render_progress
+from ferryman.cli.live import follow, poll, render_progress
 from ferryman.plan.compile import compile_plan
 from ferryman.spec.load import load_spec
-from ferryman.temporal.models import ReleaseProgress
 from ferryman.temporal.starter import recent_releases, start_release
 
 
@@ -35,7 +33,7 @@ def release(
         console.print(f"started [bold]{handle.id}[/]")
         if detach:
             return 0
-        result, error = await follow(handle, console)
+        result, error = await follow(client, handle, console)
         if result is None:
             raise fail(f"{handle.id} failed: {error}")
         for region, url in result.router_urls.items():
@@ -61,12 +59,9 @@ def status(
                 table.add_row(*row)
             console.print(table)
             return
-        try:
-            progress = await client.get_workflow_handle(release_id).query(
-                "progress", result_type=ReleaseProgress
-            )
-        except RPCError as exc:
-            raise fail(f"release {release_id!r}: {exc.message}") from exc
-        console.print(render_progress(progress, events=50))
+        progress, regions = await poll(client, release_id)
+        if progress is None:
+            raise fail(f"no release {release_id!r} (see `ferryman status` for recent ones)")
+        console.print(render_progress(progress, regions, events=50))
 
     run(go())

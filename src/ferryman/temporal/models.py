@@ -199,16 +199,6 @@ class ReleaseEvent(_Msg):
     message: str
 
 
-class ZoneStatus(_Msg):
-    """What one zone of a region is doing for a service."""
-
-    region: str
-    zone: str
-    service: str
-    status: str = "pending"
-    version: str = ""
-
-
 class ReleaseProgress(_Msg):
     """The live state of a release, answered by the ``progress`` query."""
 
@@ -218,7 +208,7 @@ class ReleaseProgress(_Msg):
     phase: str
     version: str = ""
     nodes: dict[str, str] = Field(default_factory=dict)
-    zones: tuple[ZoneStatus, ...] = ()
+    regions: dict[str, str] = Field(default_factory=dict, description="Region → deploy status.")
     events: tuple[ReleaseEvent, ...] = ()
     router_urls: dict[str, str] = Field(default_factory=dict)
     error: str = ""
@@ -229,7 +219,7 @@ class ReleaseResult(_Msg):
 
     release_id: str
     version: str
-    status: str = Field(description="succeeded | failed | unchanged")
+    status: str = Field(description="succeeded | unchanged | rolled-back")
     build: BuildResult | None = None
     router_urls: dict[str, str] = Field(default_factory=dict)
     error: str = ""

@@ -51,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
         SmokeInput,
         ZoneView,
     )
+    from ferryman.temporal.failures import failure_message
     from ferryman.temporal.models import (
         HealthInput,
         PrepareInput,
@@ -60,7 +61,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from ferryman.temporal.names import region_task_queue
     from ferryman.temporal.region_workers import RegionWorkers
-    from ferryman.temporal.workflows.build import failure_message
 
 ArgT = TypeVar("ArgT")
 ResultT = TypeVar("ResultT")

@@ -1,60 +1,36 @@
-"""``ReleaseWorkflow``: build, then deploy every service to every region of an environment.
+"""``ReleaseWorkflow``: build, then deploy region by region through child workflows.
 
-Level 1 strategy per region and service: record the current state, start the
-new version in every zone concurrently, wait until all are healthy, switch the
-region's router in one atomic swap, then retire the old version. If the new
-version never becomes healthy, its instances are retired again and the old
-routes were never touched: the old version kept serving throughout.
+The build is a ``BuildWorkflow`` child (``<release>/build``); each region is a
+``RegionDeployWorkflow`` child (``<release>/region/<name>``) that takes every
+zone to the new version together. Regions go one after another; the first
+that fails or is rolled back stops the release, and the regions after it are
+never touched.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
-from typing import TypeVar
-
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from ferryman.deploy.replace import (
-        all_traffic_to,
-        derive_version,
-        is_live,
-        versions_to_retire,
-    )
-    from ferryman.plan.models import RegionPlan, ReleasePlan, ServicePlan
-    from ferryman.providers.base import InstanceRequest
-    from ferryman.temporal.activities.deploy import DeployActivities
+    from ferryman.deploy.bluegreen import BlueGreenOptions
+    from ferryman.deploy.replace import derive_version
+    from ferryman.plan.models import RegionPlan, ReleasePlan
+    from ferryman.temporal.deploy_models import RegionDeployRequest, RegionResult, ServiceRollout
+    from ferryman.temporal.failures import failure_message
     from ferryman.temporal.models import (
         BuildRequest,
         BuildResult,
-        HealthInput,
-        PrepareInput,
         ReleaseEvent,
         ReleaseProgress,
         ReleaseResult,
-        RetireInput,
-        StateInput,
-        TrafficInput,
-        ZoneStatus,
     )
-    from ferryman.temporal.names import ENV, PHASE, SYSTEM, VERSION, build_id
-    from ferryman.temporal.workflows.build import BuildWorkflow, failure_message
+    from ferryman.temporal.names import ENV, PHASE, SYSTEM, VERSION, build_id, region_deploy_id
+    from ferryman.temporal.workflows.build import BuildWorkflow
+    from ferryman.temporal.workflows.region import RegionDeployWorkflow
 
-ArgT = TypeVar("ArgT")
-ResultT = TypeVar("ResultT")
-
-PROVIDER_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=500),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=10),
-)
-CALL_TIMEOUT = timedelta(minutes=2)
-CALL_DEADLINE = timedelta(minutes=10)
-CALL_HEARTBEAT = timedelta(seconds=5)
+# Level 1 "replace": switch at once and retire the old version right away.
+REPLACE = BlueGreenOptions(scale_down_delay_s=0)
 
 
 @workflow.defn(name="ferryman.Release")
@@ -67,14 +43,14 @@ class ReleaseWorkflow:
         self._phase = "pending"
         self._version = ""
         self._nodes: dict[str, str] = {}
-        self._zones: dict[tuple[str, str, str], ZoneStatus] = {}
+        self._regions: dict[str, str] = {}
         self._events: list[ReleaseEvent] = []
         self._routers: dict[str, str] = {}
         self._error = ""
 
     @workflow.query(name="progress")
     def progress(self) -> ReleaseProgress:
-        """The live state of this release."""
+        """The live state of this release; each region's detail is its child's query."""
         plan = self._plan
         return ReleaseProgress(
             release_id=self._id,
@@ -83,7 +59,7 @@ class ReleaseWorkflow:
             phase=self._phase,
             version=self._version,
             nodes=dict(self._nodes),
-            zones=tuple(self._zones.values()),
+            regions=dict(self._regions),
             events=tuple(self._events),
             router_urls=dict(self._routers),
             error=self._error,
@@ -95,36 +71,22 @@ class ReleaseWorkflow:
         self._id = workflow.info().workflow_id
         self._plan = plan
         self._nodes = {node.id: "pending" for node in plan.build.nodes}
-        self._zones = {
-            (region.name, zone, service.name): ZoneStatus(
-                region=region.name, zone=zone, service=service.name
-            )
-            for region in plan.deploy.regions
-            for zone in region.zones
-            for service in plan.deploy.services
-        }
+        self._regions = {region.name: "pending" for region in plan.deploy.regions}
         workflow.upsert_search_attributes(
             [SYSTEM.value_set(plan.system), ENV.value_set(plan.environment)]
         )
         try:
             build = await self._build(plan)
-            versions = {
-                service.name: plan.version
-                or derive_version(build.nodes[service.artifact_node].commit)
-                for service in plan.deploy.services
-            }
-            self._version = plan.version or next(iter(versions.values()), "")
-            if self._version:
-                workflow.upsert_search_attributes([VERSION.value_set(self._version)])
+            rollouts = self._rollouts(plan, build)
             self._set_phase("deploy")
-            changed = False
+            results = []
             for region in plan.deploy.regions:
-                for service in plan.deploy.services:
-                    artifact = build.nodes[service.artifact_node].artifact
-                    assert artifact is not None
-                    changed |= await self._deploy(
-                        plan, region, service, versions[service.name], artifact.digest
-                    )
+                result = await self._deploy_region(plan, region, rollouts)
+                results.append(result)
+                if result.status == "rolled-back":
+                    self._set_phase("rolled-back")
+                    self._log(f"{region.name} rolled back: {result.reason}; release stopped")
+                    return self._result("rolled-back", build)
         except ApplicationError as exc:
             self._error = exc.message
             self._set_phase("failed")
@@ -132,13 +94,37 @@ class ReleaseWorkflow:
             raise
         self._set_phase("done")
         self._log("release complete")
+        unchanged = results and all(r.status == "unchanged" for r in results)
+        return self._result("unchanged" if unchanged else "succeeded", build)
+
+    def _result(self, status: str, build: BuildResult) -> ReleaseResult:
         return ReleaseResult(
             release_id=self._id,
             version=self._version,
-            status="succeeded" if changed or not plan.deploy.services else "unchanged",
+            status=status,
             build=build,
             router_urls=dict(self._routers),
         )
+
+    def _rollouts(self, plan: ReleasePlan, build: BuildResult) -> tuple[ServiceRollout, ...]:
+        rollouts = []
+        for service in plan.deploy.services:
+            node = build.nodes[service.artifact_node]
+            assert node.artifact is not None
+            rollouts.append(
+                ServiceRollout(
+                    service=service,
+                    version=plan.version or derive_version(node.commit),
+                    artifact_digest=node.artifact.digest,
+                    options=REPLACE.model_copy(
+                        update={"progress_deadline_s": service.health.timeout_s}
+                    ),
+                )
+            )
+        self._version = plan.version or (rollouts[0].version if rollouts else "")
+        if self._version:
+            workflow.upsert_search_attributes([VERSION.value_set(self._version)])
+        return tuple(rollouts)
 
     def _set_phase(self, phase: str) -> None:
         self._phase = phase
@@ -146,11 +132,6 @@ class ReleaseWorkflow:
 
     def _log(self, message: str) -> None:
         self._events.append(ReleaseEvent(at=workflow.now().isoformat(), message=message))
-
-    def _zone(self, region: str, zone: str, service: str, status: str, version: str) -> None:
-        self._zones[(region, zone, service)] = ZoneStatus(
-            region=region, zone=zone, service=service, status=status, version=version
-        )
 
     async def _build(self, plan: ReleasePlan) -> BuildResult:
         self._set_phase("build")
@@ -172,175 +153,33 @@ class ReleaseWorkflow:
         self._log("build succeeded")
         return build
 
-    async def _deploy(
-        self,
-        plan: ReleasePlan,
-        region: RegionPlan,
-        service: ServicePlan,
-        version: str,
-        digest: str,
-    ) -> bool:
-        """Deploy one service to one region; returns False when it was already live."""
-        platform = plan.deploy.platform
-        key = f"{self._id}/{region.name}/{service.name}"
-        before = await self._call(
-            DeployActivities.service_state,
-            StateInput(platform=platform, region=region.name, service=service.name),
-            f"record state of {service.name} in {region.name}",
-        )
-        if is_live(before, version, region.zones):
-            for zone in region.zones:
-                self._zone(region.name, zone, service.name, "live", version)
-            if before.router_url:
-                self._routers[region.name] = before.router_url
-            self._log(f"{service.name} {version} already live in {region.name}: nothing to do")
-            return False
-        self._log(
-            f"{region.name}: starting {service.name} {version} in {len(region.zones)} zone(s)"
-        )
-        results = await asyncio.gather(
-            *(
-                self._start_zone(platform, key, region.name, zone, service, version, digest)
-                for zone in region.zones
-            ),
-            return_exceptions=True,
-        )
-        failures = [r for r in results if isinstance(r, BaseException)]
-        if failures:
-            reason = failure_message(failures[0])
-            self._log(f"{region.name}: {reason}; retiring {version}, old version keeps serving")
-            await self._retire_all(
-                platform,
-                f"{key}/abort",
-                region,
-                service.name,
-                {zone: [version] for zone in region.zones},
-            )
-            raise ApplicationError(f"{region.name}: {reason}", non_retryable=True)
-        generation = await self._call(
-            DeployActivities.set_traffic,
-            TrafficInput(
-                key=f"{key}/switch",
-                platform=platform,
-                region=region.name,
-                routes=all_traffic_to(service.name, version),
-            ),
-            f"switch {region.name} router: {service.name} → {version}",
-        )
-        self._log(
-            f"{region.name}: router serves {service.name} {version} (generation {generation})"
-        )
-        for zone in region.zones:
-            self._zone(region.name, zone, service.name, "live", version)
-        await self._retire_all(
-            platform, f"{key}/retire", region, service.name, versions_to_retire(before, version)
-        )
-        after = await self._call(
-            DeployActivities.service_state,
-            StateInput(platform=platform, region=region.name, service=service.name),
-            f"read state of {service.name} in {region.name}",
-        )
-        if after.router_url:
-            self._routers[region.name] = after.router_url
-        return True
-
-    def _call(
-        self,
-        activity: Callable[[DeployActivities, ArgT], Awaitable[ResultT]],
-        arg: ArgT,
-        summary: str,
-    ) -> Awaitable[ResultT]:
-        """Run a provider activity with ferryman's timeouts and retries."""
-        return workflow.execute_activity_method(
-            activity,
-            arg,
-            start_to_close_timeout=CALL_TIMEOUT,
-            schedule_to_close_timeout=CALL_DEADLINE,
-            heartbeat_timeout=CALL_HEARTBEAT,
-            retry_policy=PROVIDER_RETRY,
-            summary=summary,
-        )
-
-    async def _start_zone(
-        self,
-        platform: str,
-        key: str,
-        region: str,
-        zone: str,
-        service: ServicePlan,
-        version: str,
-        digest: str,
-    ) -> None:
-        self._zone(region, zone, service.name, "starting", version)
-        await self._call(
-            DeployActivities.prepare_zone,
-            PrepareInput(
-                key=f"{key}/{zone}/prepare",
-                platform=platform,
-                artifact_digest=digest,
-                request=InstanceRequest(
-                    region=region,
-                    zone=zone,
-                    service=service.name,
-                    version=version,
-                    artifact_dir="",
-                    command=service.command,
-                    env=service.env,
-                    replicas=service.replicas,
-                    health_path=service.health.path,
-                    health_status=service.health.status,
-                ),
-            ),
-            f"start {service.name} {version} ×{service.replicas} in {region}/{zone}",
-        )
-        self._zone(region, zone, service.name, "health-check", version)
+    async def _deploy_region(
+        self, plan: ReleasePlan, region: RegionPlan, rollouts: tuple[ServiceRollout, ...]
+    ) -> RegionResult:
+        self._regions[region.name] = "deploying"
+        versions = ", ".join(f"{r.service.name} {r.version}" for r in rollouts)
+        self._log(f"{region.name}: deploying {versions} to {len(region.zones)} zone(s)")
         try:
-            await workflow.execute_activity_method(
-                DeployActivities.await_healthy,
-                HealthInput(
-                    platform=platform,
-                    region=region,
-                    zone=zone,
-                    service=service.name,
-                    version=version,
-                    timeout_s=service.health.timeout_s,
-                    interval_s=service.health.interval_s,
-                ),
-                retry_policy=PROVIDER_RETRY,
-                start_to_close_timeout=timedelta(seconds=service.health.timeout_s + 30),
-                heartbeat_timeout=timedelta(seconds=5),
-                summary=f"health-check {service.name} {version} in {region}/{zone}",
-            )
-        except ActivityError:
-            self._zone(region, zone, service.name, "unhealthy", version)
-            raise
-        self._zone(region, zone, service.name, "ready", version)
-
-    async def _retire_all(
-        self,
-        platform: str,
-        key: str,
-        region: RegionPlan,
-        service: str,
-        retire: dict[str, list[str]],
-    ) -> None:
-        calls = [
-            self._call(
-                DeployActivities.retire,
-                RetireInput(
-                    key=f"{key}/{zone}/{version}",
-                    platform=platform,
+            result = await workflow.execute_child_workflow(
+                RegionDeployWorkflow.run,
+                RegionDeployRequest(
+                    release_id=self._id,
+                    platform=plan.deploy.platform,
                     region=region.name,
-                    zone=zone,
-                    service=service,
-                    version=version,
+                    zones=region.zones,
+                    services=rollouts,
+                    region_queue_prefix=f"{workflow.info().task_queue}-region-",
                 ),
-                f"retire {service} {version} in {region.name}/{zone}",
+                id=region_deploy_id(self._id, region.name),
             )
-            for zone, versions in retire.items()
-            for version in versions
-        ]
-        if calls:
-            await asyncio.gather(*calls)
-            retired = sorted({version for versions in retire.values() for version in versions})
-            self._log(f"{region.name}: retired {', '.join(retired)}")
+        except ChildWorkflowError as exc:
+            self._regions[region.name] = "failed"
+            raise ApplicationError(failure_message(exc), non_retryable=True) from exc
+        self._regions[region.name] = result.status
+        if result.router_url:
+            self._routers[region.name] = result.router_url
+        if result.status == "unchanged":
+            self._log(f"{region.name}: {versions} already live, nothing to do")
+        elif result.status == "succeeded":
+            self._log(f"{region.name}: router serves {versions}")
+        return result
