@@ -1,0 +1,167 @@
+"""Levels 3 and 5 on the real local platform: three zones switched together, with traffic.
+
+Real Temporal dev server, real agent and instance processes, real router,
+continuous client traffic; every assertion is about what was actually served.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.client import Client, WorkflowFailureError
+
+from ferryman.devstack.processes import pid_alive
+from ferryman.errors import ReleaseError
+from ferryman.providers.local import LocalProvider
+from ferryman.temporal.deploy_models import Decision
+from ferryman.temporal.gates import decide
+from ferryman.temporal.region_workers import RegionWorkers
+from ferryman.temporal.worker import build_workers, local_providers
+from ferryman.testing import AgentProcess
+
+from .bluegreen_helpers import (
+    BROKEN_IN_ZONE_B,
+    ZONES,
+    RegionDeployer,
+    store_example_app,
+    traffic,
+    wait_for_phase,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def deployer(
+    dev_client: Client, agent: AgentProcess, ferryman_home: Path
+) -> AsyncIterator[RegionDeployer]:
+    queue = f"ferryman-{uuid.uuid4()}"
+    providers = local_providers(agent.url)
+    regions = RegionWorkers(dev_client, providers, prefix=f"{queue}-region-")
+    main, _ = build_workers(
+        dev_client,
+        providers,
+        task_queue=queue,
+        build_task_queue=f"b-{uuid.uuid4()}",
+        regions=regions,
+    )
+    async with regions, main:
+        yield RegionDeployer(dev_client, queue, store_example_app())
+
+
+async def answered(
+    url: str, header: str = "X-Ferryman-Version", n: int = 10, headers: dict[str, str] | None = None
+) -> set[str]:
+    """The values of ``header`` over ``n`` requests to ``url``."""
+    async with httpx.AsyncClient(timeout=5, headers=headers) as http:
+        return {(await http.get(url)).headers[header] for _ in range(n)}
+
+
+async def versions_by_zone(agent: AgentProcess) -> dict[str, list[str]]:
+    state = await LocalProvider(agent.url).current_state("eu-1", "web")
+    return state.versions_by_zone
+
+
+async def test_new_version_goes_live_in_every_zone_without_a_failed_request(
+    deployer: RegionDeployer, agent: AgentProcess
+) -> None:
+    first = await deployer.deploy("v1")
+    assert first.status == "succeeded"
+    async with traffic(first.router_url) as seen:
+        second = await deployer.deploy("v2", scale_down_delay_s=1)
+    assert second.status == "succeeded"
+    assert await versions_by_zone(agent) == {zone: ["v2"] for zone in ZONES}
+    assert seen.errors == 0 and seen.failures == 0
+    assert set(seen.by_version) == {"v1", "v2"}
+    zones = await answered(first.router_url, "X-Ferryman-Zone", 30)
+    assert zones == set(ZONES), "traffic is balanced over every zone"
+
+
+async def test_unhealthy_zone_rolls_back_everywhere_and_old_never_stops(
+    deployer: RegionDeployer, agent: AgentProcess
+) -> None:
+    first = await deployer.deploy("v1")
+    provider = LocalProvider(agent.url)
+    v1_pids = {i.pid for i in await provider.instances() if i.version == "v1"}
+    async with traffic(first.router_url) as seen:
+        handle = await deployer.start("v2", BROKEN_IN_ZONE_B, progress_deadline_s=3)
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+    assert "zone b of eu-1" in str(failure.value.cause)
+    assert seen.errors == 0 and set(seen.by_version) == {"v1"}
+    assert await versions_by_zone(agent) == {zone: ["v1"] for zone in ZONES}
+    instances = await provider.instances()
+    assert {i.pid for i in instances if i.version == "v1" and i.state != "stopped"} == v1_pids
+    assert all(not (i.pid and pid_alive(i.pid)) for i in instances if i.version == "v2")
+
+
+async def test_held_promotion_then_promote_switches(
+    deployer: RegionDeployer, agent: AgentProcess, dev_client: Client
+) -> None:
+    first = await deployer.deploy("v1")
+    handle = await deployer.start("v2", auto_promote=False)
+    await wait_for_phase(handle, "awaiting-promotion")
+    assert await versions_by_zone(agent) == {zone: ["v1", "v2"] for zone in ZONES}
+    assert await answered(first.router_url) == {"v1"}
+    release = handle.id.rsplit("/region/", 1)[0]
+    answers = await decide(dev_client, release, "promote", Decision(by="alice"), region="eu-1")
+    assert answers == ["eu-1: promoted by alice"]
+    assert (await handle.result()).status == "succeeded"
+    assert await versions_by_zone(agent) == {zone: ["v2"] for zone in ZONES}
+
+
+async def test_rollback_while_old_colour_is_warm_is_one_swap_back(
+    deployer: RegionDeployer, agent: AgentProcess, dev_client: Client
+) -> None:
+    first = await deployer.deploy("v1")
+    handle = await deployer.start("v2", scale_down_delay_s=600)
+    await wait_for_phase(handle, "keep-warm")
+    release = handle.id.rsplit("/region/", 1)[0]
+    with pytest.raises(ReleaseError, match="not waiting for promotion"):
+        await decide(dev_client, release, "promote", Decision(by="bob"), region="eu-1")
+    async with traffic(first.router_url) as seen:
+        answers = await decide(
+            dev_client, release, "rollback", Decision(by="carol", reason="p99"), region="eu-1"
+        )
+    assert answers == ["eu-1: rolled-back (asked by carol)"]
+    assert seen.errors == 0
+    result = await handle.result()
+    assert result.status == "rolled-back" and result.reason == "p99"
+    assert await versions_by_zone(agent) == {zone: ["v1"] for zone in ZONES}
+    assert await answered(first.router_url) == {"v1"}
+    with pytest.raises(ReleaseError, match="not running"):
+        await decide(dev_client, release, "rollback", Decision(by="dave"), region="eu-1")
+
+
+async def test_preview_and_smoke_reach_only_testers(
+    deployer: RegionDeployer, agent: AgentProcess
+) -> None:
+    first = await deployer.deploy("v1")
+    handle = await deployer.start(
+        "v2",
+        auto_promote=False,
+        preview={"header": "X-Tester", "value": "yes"},
+        smoke=[{"path": "/", "contains": "hello"}],
+    )
+    await wait_for_phase(handle, "awaiting-promotion")
+    assert await answered(first.router_url, headers={"X-Tester": "yes"}) == {"v2"}
+    assert await answered(first.router_url) == {"v1"}
+    await handle.execute_update("promote", Decision(by="erin"), result_type=str)
+    assert (await handle.result()).status == "succeeded"
+
+
+async def test_failing_smoke_check_rolls_back_before_users_see_it(
+    deployer: RegionDeployer, agent: AgentProcess
+) -> None:
+    first = await deployer.deploy("v1")
+    async with traffic(first.router_url) as seen:
+        handle = await deployer.start("v2", smoke=[{"path": "/", "contains": "no such text"}])
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+    assert "did not contain 'no such text'" in str(failure.value.cause)
+    assert set(seen.by_version) == {"v1"} and seen.errors == 0
+    assert await versions_by_zone(agent) == {zone: ["v1"] for zone in ZONES}
