@@ -121,6 +121,7 @@ class Chooser:
     def __init__(self, table: RouteTable) -> None:
         self.table = table
         self.slots = schedule(table.weights)
+        self.needs_cookies = any(rule.cookie is not None for rule in table.rules)
         self._cursor = itertools.count()
         self._mirror_cursor = itertools.count()
         mirror = table.mirror

@@ -53,6 +53,7 @@ _HOP_BY_HOP = frozenset(
     }
 )
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
+_BUFFERED = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,7 @@ class Router:
         if isinstance(routes, str):
             return _plain(404, routes, table.generation)
         service = routes.table.service
-        version = routes.choose(request.headers, request.cookies)
+        version = routes.choose(request.headers, request.cookies if routes.needs_cookies else {})
         mirror = routes.mirror_to()
         body: bytes | None = None
         if mirror is not None and mirror != version and request.body_exists:
@@ -366,12 +367,24 @@ class Router:
         instance: InstanceRecord,
         generation: int,
     ) -> web.StreamResponse:
+        headers = _forwardable(upstream.headers)
+        headers["X-Ferryman-Version"] = instance.version
+        headers["X-Ferryman-Zone"] = instance.zone
+        headers["X-Ferryman-Instance"] = instance.id
+        headers["X-Ferryman-Generation"] = str(generation)
+        length = upstream.content_length
+        if length is not None and length <= _BUFFERED and request.method != "HEAD":
+            # Small answers go out in one write; larger or unsized ones stream.
+            try:
+                body = await upstream.read()
+            except (aiohttp.ClientError, TimeoutError) as error:
+                return _plain(502, f"{instance.id} broke off its answer: {error}", generation)
+            headers.popall("Content-Length", None)
+            return web.Response(
+                status=upstream.status, reason=upstream.reason, body=body, headers=headers
+            )
         response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
-        response.headers.extend(_forwardable(upstream.headers))
-        response.headers["X-Ferryman-Version"] = instance.version
-        response.headers["X-Ferryman-Zone"] = instance.zone
-        response.headers["X-Ferryman-Instance"] = instance.id
-        response.headers["X-Ferryman-Generation"] = str(generation)
+        response.headers.extend(headers)
         await response.prepare(request)
         try:
             async for chunk in upstream.content.iter_any():
