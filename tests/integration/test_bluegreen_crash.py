@@ -1,0 +1,69 @@
+"""Durability of a region deploy: SIGKILL the worker between the barrier and the switch."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+from subprocess import Popen
+
+import pytest
+from temporalio.client import Client
+
+from ferryman.devstack.processes import spawn, stop_group, wait_until
+from ferryman.providers.local import LocalProvider
+from ferryman.temporal.deploy_models import Decision
+from ferryman.temporal.gates import decide
+from ferryman.temporal.names import TASK_QUEUE
+from ferryman.temporal.worker import READY_LINE
+from ferryman.testing import AgentProcess, TemporalDevServer
+
+from .bluegreen_helpers import ZONES, RegionDeployer, store_example_app, traffic, wait_for_phase
+
+pytestmark = pytest.mark.integration
+
+
+def start_worker(server: TemporalDevServer, agent: AgentProcess, log: Path) -> Popen[bytes]:
+    argv = [
+        sys.executable, "-m", "ferryman.temporal.worker",
+        "--temporal-address", server.address, "--agent-url", agent.url,
+    ]  # fmt: skip
+    process = spawn(argv, log)
+    wait_until(lambda: log.exists() and READY_LINE in log.read_text(), 60, "worker", process, log)
+    return process
+
+
+async def test_worker_killed_between_barrier_and_switch_switches_exactly_once(
+    dev_server: TemporalDevServer,
+    dev_client: Client,
+    agent: AgentProcess,
+    ferryman_home: Path,
+    tmp_path: Path,
+) -> None:
+    deployer = RegionDeployer(dev_client, TASK_QUEUE, store_example_app())
+    provider = LocalProvider(agent.url)
+    worker = start_worker(dev_server, agent, tmp_path / "worker1.log")
+    try:
+        first = await deployer.deploy("v1")
+        before = len(await provider.events())
+        handle = await deployer.start("v2", auto_promote=False)
+        await wait_for_phase(handle, "awaiting-promotion")
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+        worker = start_worker(dev_server, agent, tmp_path / "worker2.log")
+        async with traffic(first.router_url) as seen:
+            release = handle.id.rsplit("/region/", 1)[0]
+            await decide(dev_client, release, "promote", Decision(by="ops"), region="eu-1")
+            result = await handle.result()
+    finally:
+        stop_group(worker.pid)
+    assert result.status == "succeeded"
+    events = (await provider.events())[before:]
+    switches = [e for e in events if e.kind == "routes.set"]
+    assert len(switches) == 1, f"the switch happened {len(switches)} times: {switches}"
+    starts = [e for e in events if e.kind == "instance.started"]
+    assert len(starts) == 2 * len(ZONES), "every v2 instance started exactly once"
+    assert seen.errors == 0 and seen.failures == 0
+    state = await provider.current_state("eu-1", "web")
+    assert state.versions_by_zone == {zone: ["v2"] for zone in ZONES}
