@@ -7,9 +7,12 @@ Layout under ``root``::
 
 Every write goes to a temporary file that is renamed into place, so a crash
 never leaves a partial blob or manifest under its final name, and writing
-something that is already present is a no-op. File modes are normalised like
-git does (``0o755`` if any execute bit is set, else ``0o644``) so that a
-bundle's digest depends on content and executability only.
+something that is already present is a no-op. Writes are not fsynced: every
+read checks content against its digest, so a file torn by a power loss is
+detected (and rebuilt by the cache) rather than served, and builds stay fast.
+File modes are normalised like git does (``0o755`` if any execute bit is set,
+else ``0o644``) so that a bundle's digest depends on content and executability
+only.
 """
 
 from __future__ import annotations
@@ -290,7 +293,6 @@ def _temp_beside(target: Path) -> Iterator[tuple[IO[bytes], Path]]:
         with os.fdopen(fd, "wb") as out:
             yield out, tmp
             out.flush()
-            os.fsync(out.fileno())
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ferryman.build.artifacts import ArtifactStore, atomic_write_bytes
+from ferryman.build.artifacts import ArtifactStore
 from ferryman.plan.matrix import leg_slug
 
 MANIFEST_NAME = ".ferryman-deps.json"
@@ -78,6 +78,8 @@ def hand_over(
         env[f"FERRYMAN_DEP_{env_name(name)}_DIR"] = str(target)
         env[f"FERRYMAN_DEP_{env_name(name)}_DIGEST"] = dep.digest
     path = workspace / MANIFEST_NAME
-    atomic_write_bytes(path, json.dumps(manifest, indent=2, sort_keys=True).encode())
+    tmp = path.with_name(f".{MANIFEST_NAME}.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    tmp.replace(path)
     env["FERRYMAN_DEPS_MANIFEST"] = str(path)
     return env

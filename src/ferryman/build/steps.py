@@ -31,7 +31,8 @@ from ferryman.errors import BuildError
 from ferryman.plan.models import StepPlan
 
 HEARTBEAT_INTERVAL_S = 1.0
-POLL_S = 0.05
+POLL_S = 0.01
+FIRST_POLL_S = 0.001
 KILL_GRACE_S = 2.0
 DRAIN_S = 5.0
 TAIL_LINES = 20
@@ -236,12 +237,35 @@ async def _terminate(proc: asyncio.subprocess.Process) -> None:
 async def _exits_by(proc: asyncio.subprocess.Process, deadline: float) -> bool:
     """Whether the shell has exited by ``deadline`` (a ``time.monotonic()`` value).
 
-    Polled, because before Python 3.12 ``Process.wait()`` also waits for every
-    pipe to close, which a leftover background process can delay indefinitely.
+    Not ``Process.wait()``: before Python 3.12 it also waits for every pipe to
+    close, which a leftover background process can delay indefinitely. On Linux
+    a pidfd tells the moment the shell exits; elsewhere the exit is polled, at
+    first every millisecond, then every ``POLL_S``.
     """
-    while proc.returncode is None and time.monotonic() < deadline:  # noqa: ASYNC110
-        await asyncio.sleep(POLL_S)
+    if proc.returncode is None:
+        await _pidfd_exit(proc.pid, deadline)
+    interval = FIRST_POLL_S
+    while proc.returncode is None and time.monotonic() < deadline:
+        await asyncio.sleep(interval)
+        interval = min(POLL_S, interval * 1.5)
     return proc.returncode is not None
+
+
+async def _pidfd_exit(pid: int, deadline: float) -> None:
+    """Wait until process ``pid`` exits or ``deadline`` passes, if pidfds are available."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return
+    loop = asyncio.get_running_loop()
+    exited = asyncio.Event()
+    try:
+        loop.add_reader(fd, exited.set)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(exited.wait(), max(0.0, deadline - time.monotonic()))
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
 
 
 def _signal_group(proc: asyncio.subprocess.Process, sig: signal.Signals) -> None:

@@ -197,6 +197,11 @@ def _service_plan(name: str, service: Service, artifact: str) -> ServicePlan:
             interval_s=health.interval_seconds,
         ),
         replicas=service.replicas,
+        strategy=(
+            service.strategy.blue_green.options()
+            if service.strategy is not None and service.strategy.blue_green is not None
+            else None
+        ),
     )
 
 

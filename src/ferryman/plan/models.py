@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ferryman.deploy.bluegreen import BlueGreenOptions
+
 
 class _Plan(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -51,6 +53,15 @@ class BuildPlan(_Plan):
     max_parallel: int | None = Field(default=None, description="Nodes running at once.")
     repo_limits: dict[str, int] = Field(default_factory=dict, description="Repo → its limit.")
     fail_fast: bool = True
+    prefetch: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "Nodes handed to the build queue beyond max_parallel, so a worker slot that frees "
+            "up starts the next node without waiting for the workflow; use it only when the "
+            "workers' slots equal max_parallel (they then bound what really runs)."
+        ),
+    )
     use_cache: bool = True
     builder_id: str = "https://ferryman.dev/builder/local"
     prebuilt: dict[str, str] = Field(
@@ -77,6 +88,9 @@ class ServicePlan(_Plan):
     env: dict[str, str] = Field(default_factory=dict)
     health: HealthPlan = Field(default_factory=HealthPlan)
     replicas: int = 1
+    strategy: BlueGreenOptions | None = Field(
+        default=None, description="Blue-green options; None: switch at once (level 1)."
+    )
 
 
 class RegionPlan(_Plan):

@@ -32,6 +32,13 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ferryman.deploy.bluegreen import (
+    BlueGreenOptions,
+    PreviewMatch,
+    SmokeCheck,
+    check_traffic_steps,
+)
+
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 _NAME = re.compile(NAME_PATTERN)
 
@@ -154,6 +161,44 @@ class HealthCheck(_Frozen):
         return value
 
 
+class BlueGreen(_Frozen):
+    """Blue-green options (level 3); keys follow Argo Rollouts' spirit in YAML spelling."""
+
+    auto_promote: bool = Field(default=True, alias="auto-promote")
+    preview: PreviewMatch | None = None
+    smoke: tuple[SmokeCheck, ...] = ()
+    post_smoke: tuple[SmokeCheck, ...] = Field(default=(), alias="post-smoke")
+    traffic_steps: tuple[int, ...] = Field(default=(100,), alias="traffic-steps")
+    pause_seconds: float = Field(default=0.0, ge=0, alias="pause-seconds")
+    scale_down_delay_seconds: float = Field(default=30.0, ge=0, alias="scale-down-delay-seconds")
+    progress_deadline_seconds: float = Field(default=120.0, gt=0, alias="progress-deadline-seconds")
+
+    @field_validator("traffic_steps")
+    @classmethod
+    def _steps(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        check_traffic_steps(value)
+        return value
+
+    def options(self) -> BlueGreenOptions:
+        """The deploy step machine's options."""
+        return BlueGreenOptions(
+            auto_promote=self.auto_promote,
+            preview=self.preview,
+            smoke=self.smoke,
+            post_smoke=self.post_smoke,
+            traffic_steps=self.traffic_steps,
+            pause_s=self.pause_seconds,
+            scale_down_delay_s=self.scale_down_delay_seconds,
+            progress_deadline_s=self.progress_deadline_seconds,
+        )
+
+
+class Strategy(_Frozen):
+    """How a new version replaces the old one; without one, level 1 (switch at once)."""
+
+    blue_green: BlueGreen | None = Field(default=None, alias="blue-green")
+
+
 class Service(_Frozen):
     """A long-running service started from a repo's artifacts."""
 
@@ -162,6 +207,7 @@ class Service(_Frozen):
     env: dict[str, str] = Field(default_factory=dict)
     health: HealthCheck = Field(default_factory=HealthCheck)
     replicas: int = Field(default=1, ge=1, le=64)
+    strategy: Strategy | None = None
 
 
 class Region(_Frozen):

@@ -108,6 +108,20 @@ class NodeBuildOutput(_Msg):
     provenance: str = ""
 
 
+class CacheProbeInput(_Msg):
+    """Find, in one round trip, every node whose outputs are already cached."""
+
+    run_id: str
+    nodes: tuple[BuildNode, ...] = Field(description="In topological order.")
+    prebuilt: dict[str, str] = Field(default_factory=dict)
+
+
+class CacheProbeOutput(_Msg):
+    """Node id → its cached outputs, for every node that needs no build."""
+
+    hits: dict[str, NodeBuildOutput]
+
+
 class NodeResult(_Msg):
     """How one build node ended."""
 

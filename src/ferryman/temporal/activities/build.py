@@ -30,8 +30,11 @@ from ferryman.build.logs import step_log_path
 from ferryman.build.provenance import ProvenanceStore, build_statement
 from ferryman.build.steps import run_step
 from ferryman.errors import BuildError
+from ferryman.plan.models import BuildNode
 from ferryman.temporal.models import (
     ArtifactRef,
+    CacheProbeInput,
+    CacheProbeOutput,
     CheckoutInput,
     CheckoutResult,
     CollectInput,
@@ -167,10 +170,10 @@ async def _run_steps(
     return outcomes
 
 
-def _checkout(data: NodeBuildInput) -> Checkout:
-    dest = workspace_for(data.run_id, data.node.id)
+def _checkout(run_id: str, node: BuildNode) -> Checkout:
+    dest = workspace_for(run_id, node.id)
     try:
-        return checkout(data.node.source, data.node.ref, dest, paths.home() / "git-cache")
+        return checkout(node.source, node.ref, dest, paths.home() / "git-cache")
     except BuildError as exc:
         raise ApplicationError(str(exc), type="CheckoutFailed", non_retryable=True) from exc
 
@@ -183,7 +186,7 @@ async def build_node(data: NodeBuildInput) -> NodeBuildOutput:
     store = ArtifactStore(paths.artifacts_dir())
     cache = BuildCache(store)
     async with _heartbeats():
-        source = await asyncio.to_thread(_checkout, data)
+        source = await asyncio.to_thread(_checkout, data.run_id, data.node)
         deps = {dep.node_id: dep.digest for dep in data.dependencies}
         key = cache_key(source.tree_digest, node, deps)
         entry = await asyncio.to_thread(cache.lookup, key) if data.use_cache else None
@@ -243,6 +246,39 @@ async def build_node(data: NodeBuildInput) -> NodeBuildOutput:
     )
 
 
+@activity.defn(name="ferryman.probe_cache")
+async def probe_cache(data: CacheProbeInput) -> CacheProbeOutput:
+    """Every node that is a cache hit, resolved in topological order in one activity.
+
+    A node is probed only when all its needs are hits (or prebuilt): only then
+    are the output digests its key depends on known. Sources are checked out
+    into the nodes' workspaces, which a later ``build_node`` finds ready.
+    """
+    store = ArtifactStore(paths.artifacts_dir())
+    cache = BuildCache(store)
+    known = dict(data.prebuilt)
+    hits: dict[str, NodeBuildOutput] = {}
+    async with _heartbeats():
+        for node in data.nodes:
+            if not all(need in known for need in node.needs):
+                continue
+            started = time.monotonic()
+            source = await asyncio.to_thread(_checkout, data.run_id, node)
+            key = cache_key(source.tree_digest, node, {need: known[need] for need in node.needs})
+            entry = await asyncio.to_thread(cache.lookup, key)
+            if entry is None:
+                continue
+            known[node.id] = entry.artifact
+            hits[node.id] = NodeBuildOutput(
+                commit=source.commit,
+                artifact=_artifact_ref(store.bundle(entry.artifact)),
+                cache_key=key,
+                cached=True,
+                duration_s=time.monotonic() - started,
+            )
+    return CacheProbeOutput(hits=hits)
+
+
 def _collect(
     store: ArtifactStore, node_id: str, workspace: Path, outputs: tuple[str, ...]
 ) -> Bundle:
@@ -254,4 +290,4 @@ def _collect(
         ) from exc
 
 
-BUILD_ACTIVITIES = (build_node, checkout_source, run_build_step, collect_artifacts)
+BUILD_ACTIVITIES = (build_node, probe_cache, checkout_source, run_build_step, collect_artifacts)

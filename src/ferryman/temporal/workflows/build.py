@@ -22,11 +22,12 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 with workflow.unsafe.imports_passed_through():
     from ferryman.build import dag
     from ferryman.plan.models import BuildNode, BuildPlan
-    from ferryman.temporal.activities.build import build_node
+    from ferryman.temporal.activities.build import build_node, probe_cache
     from ferryman.temporal.models import (
         ArtifactRef,
         BuildRequest,
         BuildResult,
+        CacheProbeInput,
         DependencyArtifact,
         NodeBuildInput,
         NodeResult,
@@ -79,7 +80,7 @@ class BuildWorkflow:
             graph, {n.id: n.expected_duration_s or 1.0 for n in plan.nodes}
         )
         throttle = dag.Throttle(
-            max_parallel=plan.max_parallel,
+            max_parallel=None if plan.max_parallel is None else plan.max_parallel + plan.prefetch,
             per_group=plan.repo_limits,
             group_of={node.id: node.repo for node in plan.nodes},
         )
@@ -90,6 +91,10 @@ class BuildWorkflow:
             )
             for nid, digest in plan.prebuilt.items()
         }
+        results.update(await self._cached(request))
+        for nid, result in results.items():
+            if nid in self._status:
+                self._status[nid] = _shown(result)
         running: dict[str, asyncio.Task[NodeResult]] = {}
         stopping = False
         while True:
@@ -123,6 +128,37 @@ class BuildWorkflow:
         ordered = {node.id: results[node.id] for node in plan.nodes}
         return BuildResult(run_id=request.run_id, nodes=ordered)
 
+    async def _cached(self, request: BuildRequest) -> dict[str, NodeResult]:
+        """Nodes already in the cache, found in one activity (when all share one queue)."""
+        plan = request.plan
+        queues = {node.task_queue for node in plan.nodes}
+        if not plan.use_cache or len(queues) != 1:
+            return {}
+        now = workflow.now().isoformat()
+        probe = await workflow.execute_activity(
+            probe_cache,
+            CacheProbeInput(run_id=request.run_id, nodes=plan.nodes, prebuilt=plan.prebuilt),
+            task_queue=queues.pop(),
+            start_to_close_timeout=timedelta(minutes=30),
+            heartbeat_timeout=timedelta(seconds=30),
+            retry_policy=INFRA_RETRY,
+            summary=f"look up {len(plan.nodes)} node(s) in the build cache",
+        )
+        return {
+            nid: NodeResult(
+                id=nid,
+                status="succeeded",
+                commit=hit.commit,
+                artifact=hit.artifact,
+                cached=True,
+                cache_key=hit.cache_key,
+                duration_s=hit.duration_s,
+                started_at=now,
+                finished_at=workflow.now().isoformat(),
+            )
+            for nid, hit in probe.hits.items()
+        }
+
     def _skip_blocked(self, graph: dag.Graph, results: dict[str, NodeResult]) -> None:
         while True:
             ended = {nid: r.status for nid, r in results.items()}
@@ -131,10 +167,13 @@ class BuildWorkflow:
                 return
             for nid in blocked:
                 failed = [n for n in graph[nid] if n in ended and ended[n] != "succeeded"]
-                results[nid] = NodeResult(
-                    id=nid, status="skipped", error=f"needs {', '.join(failed)}"
-                )
-                self._status[nid] = "skipped"
+                if all(ended[n] == "cancelled" for n in failed):
+                    results[nid] = NodeResult(id=nid, status="cancelled", error="fail-fast")
+                else:
+                    results[nid] = NodeResult(
+                        id=nid, status="skipped", error=f"needs {', '.join(failed)}"
+                    )
+                self._status[nid] = results[nid].status
 
     async def _build(
         self,
