@@ -148,12 +148,20 @@ class BlueGreenOptions(BaseModel):
 
     @model_validator(mode="after")
     def _steps_rise_to_100(self) -> BlueGreenOptions:
-        steps = self.traffic_steps
-        if not steps or steps[-1] != 100:
-            raise ValueError("traffic steps must end at 100")
-        if any(not 0 < s <= 100 for s in steps) or list(steps) != sorted(set(steps)):
-            raise ValueError("traffic steps must rise strictly, each between 1 and 100")
+        check_traffic_steps(self.traffic_steps)
         return self
+
+
+def check_traffic_steps(steps: tuple[int, ...]) -> None:
+    """Refuse traffic steps that do not rise strictly to 100.
+
+    Raises:
+        ValueError: With a one-line reason.
+    """
+    if not steps or steps[-1] != 100:
+        raise ValueError("traffic steps must end at 100")
+    if any(not 0 < s <= 100 for s in steps) or list(steps) != sorted(set(steps)):
+        raise ValueError("traffic steps must rise strictly, each between 1 and 100")
 
 
 PREVIEW_HEADER = "X-Ferryman-Preview"

@@ -116,9 +116,8 @@ class ReleaseWorkflow:
                     service=service,
                     version=plan.version or derive_version(node.commit),
                     artifact_digest=node.artifact.digest,
-                    options=REPLACE.model_copy(
-                        update={"progress_deadline_s": service.health.timeout_s}
-                    ),
+                    options=service.strategy
+                    or REPLACE.model_copy(update={"progress_deadline_s": service.health.timeout_s}),
                 )
             )
         self._version = plan.version or (rollouts[0].version if rollouts else "")
