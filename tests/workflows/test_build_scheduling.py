@@ -40,11 +40,13 @@ class FakeRunner:
     peak: int = 0
     peak_by_repo: dict[str, int] = field(default_factory=dict)
     attempts: dict[str, int] = field(default_factory=dict)
+    handed: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @activity.defn(name="ferryman.build_node")
     async def build_node(self, data: NodeBuildInput) -> NodeBuildOutput:
         node = data.node
         self.attempts[node.id] = self.attempts.get(node.id, 0) + 1
+        self.handed[node.id] = {dep.node_id: dep.digest for dep in data.dependencies}
         self.started.append(node.id)
         self.running.add(node.id)
         self.peak = max(self.peak, len(self.running))
@@ -207,3 +209,17 @@ async def test_infrastructure_failures_are_retried_then_reported(
     assert runner.attempts["ui"] == 2
     assert result.nodes["ui"].status == "failed"
     assert result.nodes["ui"].kind == "infrastructure"
+
+
+async def test_prebuilt_nodes_hand_their_artifacts_to_what_needs_them(
+    time_skipping: WorkflowEnvironment,
+) -> None:
+    def plan(queue: str) -> BuildPlan:
+        full = _plan(queue, {"lib": (), "api": ("lib",)})
+        nodes = tuple(n for n in full.nodes if n.id == "api")
+        return full.model_copy(update={"nodes": nodes, "prebuilt": {"lib": "sha256:" + "f" * 64}})
+
+    runner = FakeRunner()
+    result = await _build(time_skipping, runner, plan)
+    assert set(result.nodes) == {"api"}
+    assert runner.handed["api"] == {"lib": "sha256:" + "f" * 64}
