@@ -134,7 +134,12 @@ def run_make(graph: Graph, slots: int, work: Path) -> float:
 
 
 def plan_for(
-    graph: Graph, slots: int, sources: Path, queue: str, weights: dict[str, float] | None
+    graph: Graph,
+    slots: int,
+    sources: Path,
+    queue: str,
+    weights: dict[str, float] | None,
+    prefetch: int = 0,
 ) -> BuildPlan:
     """The build plan: one node per graph node, ``sleep D`` as its only step."""
     nodes = []
@@ -157,7 +162,7 @@ def plan_for(
         )
     order = dag.topological_order({n.id: n.needs for n in nodes})
     by_id = {n.id: n for n in nodes}
-    return BuildPlan(nodes=tuple(by_id[n] for n in order), max_parallel=slots)
+    return BuildPlan(nodes=tuple(by_id[n] for n in order), max_parallel=slots, prefetch=prefetch)
 
 
 async def run_ferryman(
@@ -229,7 +234,7 @@ def geomean(values: list[float]) -> float:
 
 
 async def bench(
-    graphs: list[Graph], slots: int, rounds: int, noop_graph: str | None
+    graphs: list[Graph], slots: int, rounds: int, noop_graph: str | None, prefetch: int = 0
 ) -> dict[str, float]:
     """Run every graph through both systems, alternating; print per graph; return the summary."""
     root = Path(tempfile.mkdtemp(prefix="ferryman-bench-"))
@@ -247,7 +252,7 @@ async def bench(
         )
         async with workers[0], workers[1]:
             return await _bench_all(
-                client, graphs, slots, rounds, noop_graph, root, queue, build_queue
+                client, graphs, (slots, rounds, prefetch), noop_graph, root, queue, build_queue
             )
     finally:
         server.stop()
@@ -256,19 +261,23 @@ async def bench(
 async def _bench_all(
     client: Client,
     graphs: list[Graph],
-    slots: int,
-    rounds: int,
+    settings: tuple[int, int, int],
     noop_graph: str | None,
     root: Path,
     queue: str,
     build_queue: str,
 ) -> dict[str, float]:
+    slots, rounds, prefetch = settings
     normal: list[float] = []
     hostile: list[float] = []
     vs_bound: list[float] = []
     overheads: list[float] = []
     noop_s = float("nan")
-    print(f"K = {slots} build slots, {rounds} round(s), alternating ferryman / make", flush=True)
+    print(
+        f"K = {slots} build slots, prefetch {prefetch}, {rounds} round(s),"
+        " alternating ferryman / make",
+        flush=True,
+    )
     rt = await roundtrip_ms(client)
     print(f"Temporal round trip (no-op activity, sequential): {rt:.0f} ms", flush=True)
     for graph in graphs:
@@ -277,7 +286,7 @@ async def _bench_all(
         theirs: list[float] = []
         weights: dict[str, float] | None = None
         for _ in range(rounds):
-            plan = plan_for(graph, slots, root / "sources", build_queue, weights)
+            plan = plan_for(graph, slots, root / "sources", build_queue, weights, prefetch)
             elapsed, result = await run_ferryman(client, plan, queue, use_cache=False)
             ours.append(elapsed)
             overheads += overheads_ms(graph, result)
@@ -298,7 +307,7 @@ async def _bench_all(
             flush=True,
         )
         if graph.name == noop_graph:
-            plan = plan_for(graph, slots, root / "sources", build_queue, weights)
+            plan = plan_for(graph, slots, root / "sources", build_queue, weights, prefetch)
             await run_ferryman(client, plan, queue, use_cache=True)  # make sure all entries exist
             noop_s, result = await run_ferryman(client, plan, queue, use_cache=True)
             hits = sum(1 for n in result.nodes.values() if n.cached)
@@ -343,6 +352,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--graph", type=Path, help="a JSON graph of your own instead")
     parser.add_argument("--slots", type=int, default=4, help="K: build slots and make -j")
     parser.add_argument("--rounds", type=int, default=None, help="alternating rounds per graph")
+    parser.add_argument(
+        "--prefetch", type=int, default=0, help="BuildPlan.prefetch: extra nodes queued ahead"
+    )
     args = parser.parse_args(argv)
     if args.graph is not None:
         graphs = [load_graph(args.graph)]
@@ -351,7 +363,7 @@ def main(argv: list[str] | None = None) -> None:
         graphs = default_graphs(args.quick, args.slots)
         noop = "layered-200"
     rounds = args.rounds or (1 if args.quick else 3)
-    summary = asyncio.run(bench(graphs, args.slots, rounds, noop))
+    summary = asyncio.run(bench(graphs, args.slots, rounds, noop, args.prefetch))
     print(json.dumps(summary), flush=True)
 
 

@@ -59,3 +59,18 @@ def test_pick_next_prefers_priority_within_throttles() -> None:
 def test_downstream_includes_roots_and_everything_after() -> None:
     graph = {"lib": [], "api": ["lib"], "web": ["api"], "ui": []}
     assert dag.downstream(graph, ["lib"]) == {"lib", "api", "web"}
+
+
+def test_priority_keys_rank_by_fifths() -> None:
+    priority = {f"n{i}": float(i) for i in range(10)}
+    keys = dag.priority_keys(priority)
+    assert keys["n9"] == 1
+    assert keys["n0"] == 5
+    assert sorted(set(keys.values())) == [1, 2, 3, 4, 5]
+
+
+def test_simulate_gives_the_list_schedule_makespan() -> None:
+    graph = {"a": [], "b": [], "c": ["a"]}
+    weights = {"a": 2.0, "b": 3.0, "c": 2.0}
+    assert dag.simulate(graph, weights, 1) == 7.0
+    assert dag.simulate(graph, weights, None) == 4.0

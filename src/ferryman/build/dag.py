@@ -171,6 +171,16 @@ class Throttle:
         return sum(1 for r in running if groups.get(r, r) == group) < limit
 
 
+def priority_keys(priority: Mapping[str, float], levels: int = 5) -> dict[str, int]:
+    """Temporal priority keys (1 = first) from priorities: the highest fifth gets 1, and so on.
+
+    Lets the task queue itself prefer critical nodes among those waiting for a slot.
+    """
+    order = sorted(priority, key=lambda n: -priority[n])
+    count = max(len(order), 1)
+    return {node: 1 + (index * levels) // count for index, node in enumerate(order)}
+
+
 def ready_nodes(graph: Graph, done: Mapping[str, str], started: set[str]) -> list[str]:
     """Nodes not started whose needs all ended ``succeeded``."""
     return [

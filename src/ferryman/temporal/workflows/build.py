@@ -16,7 +16,7 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import Priority, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
@@ -84,6 +84,7 @@ class BuildWorkflow:
             per_group=plan.repo_limits,
             group_of={node.id: node.repo for node in plan.nodes},
         )
+        ranks = dag.priority_keys(priority)
         self._status = {node.id: "pending" for node in plan.nodes}
         results: dict[str, NodeResult] = {
             nid: NodeResult(
@@ -107,7 +108,9 @@ class BuildWorkflow:
                     self._status[nid] = "cancelled"
                 ready = []
             for nid in dag.pick_next(ready, list(running), priority, throttle):
-                running[nid] = asyncio.create_task(self._build(request, plan, by_id[nid], results))
+                running[nid] = asyncio.create_task(
+                    self._build(request, plan, by_id[nid], results, ranks[nid])
+                )
                 self._status[nid] = "running"
             for nid in ready:
                 if nid not in running:
@@ -181,6 +184,7 @@ class BuildWorkflow:
         plan: BuildPlan,
         node: BuildNode,
         results: dict[str, NodeResult],
+        rank: int,
     ) -> NodeResult:
         info = workflow.info()
         started = workflow.now()
@@ -210,6 +214,7 @@ class BuildWorkflow:
                 start_to_close_timeout=timedelta(seconds=timeout_s),
                 heartbeat_timeout=timedelta(seconds=30),
                 retry_policy=INFRA_RETRY,
+                priority=Priority(priority_key=rank),
                 summary=f"build {node.id}",
             )
         except ActivityError as exc:
