@@ -40,12 +40,47 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from ferryman.build import dag
+from ferryman.devstack.processes import spawn, wait_until
+from ferryman.devstack.stack import temporal_binary
 from ferryman.plan.models import BuildNode, BuildPlan, StepPlan
 from ferryman.temporal.converter import DATA_CONVERTER
 from ferryman.temporal.models import BuildRequest, BuildResult
 from ferryman.temporal.worker import build_workers
 from ferryman.temporal.workflows.build import BuildWorkflow
 from ferryman.testing import TemporalDevServer
+
+NEW_MATCHER = ("--dynamic-config-value", "matching.useNewMatcher=true")
+"""Temporal's priority-aware task matcher: backlogged activities start by priority key."""
+
+
+@dataclass
+class BenchServer(TemporalDevServer):
+    """The dev server with extra flags (e.g. the priority-aware matcher)."""
+
+    flags: tuple[str, ...] = ()
+
+    def start(self) -> BenchServer:
+        """Start the server and wait until its namespace answers."""
+        argv = [
+            temporal_binary(), "server", "start-dev", "--ip", "127.0.0.1", "--headless",
+            "--port", str(self.port), "--ui-port", str(self.ui_port), "--log-level", "warn",
+            *self.flags,
+        ]  # fmt: skip
+        log = self.log_dir / "temporal.log"
+        self.process = spawn(argv, log)
+        wait_until(lambda: _answers(self.address), 90, "Temporal dev server", self.process, log)
+        return self
+
+
+def _answers(address: str) -> bool:
+    async def probe() -> bool:
+        try:
+            await Client.connect(address)
+        except RuntimeError:
+            return False
+        return True
+
+    return asyncio.run(probe())
 
 
 @dataclass(frozen=True)
@@ -234,12 +269,17 @@ def geomean(values: list[float]) -> float:
 
 
 async def bench(
-    graphs: list[Graph], slots: int, rounds: int, noop_graph: str | None, prefetch: int = 0
+    graphs: list[Graph],
+    slots: int,
+    rounds: int,
+    noop_graph: str | None,
+    prefetch: int = 0,
+    flags: tuple[str, ...] = (),
 ) -> dict[str, float]:
     """Run every graph through both systems, alternating; print per graph; return the summary."""
     root = Path(tempfile.mkdtemp(prefix="ferryman-bench-"))
     os.environ["FERRYMAN_HOME"] = str(root / "home")
-    server = TemporalDevServer(log_dir=root).start()
+    server = await asyncio.to_thread(BenchServer(log_dir=root, flags=flags).start)
     try:
         client = await Client.connect(server.address, data_converter=DATA_CONVERTER)
         queue, build_queue = f"bench-{uuid.uuid4()}", f"bench-build-{uuid.uuid4()}"
@@ -355,6 +395,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--prefetch", type=int, default=0, help="BuildPlan.prefetch: extra nodes queued ahead"
     )
+    parser.add_argument(
+        "--new-matcher",
+        action="store_true",
+        help="start the dev server with matching.useNewMatcher=true (priority-ordered backlog)",
+    )
     args = parser.parse_args(argv)
     if args.graph is not None:
         graphs = [load_graph(args.graph)]
@@ -363,7 +408,8 @@ def main(argv: list[str] | None = None) -> None:
         graphs = default_graphs(args.quick, args.slots)
         noop = "layered-200"
     rounds = args.rounds or (1 if args.quick else 3)
-    summary = asyncio.run(bench(graphs, args.slots, rounds, noop, args.prefetch))
+    flags = NEW_MATCHER if args.new_matcher else ()
+    summary = asyncio.run(bench(graphs, args.slots, rounds, noop, args.prefetch, flags))
     print(json.dumps(summary), flush=True)
 
 
