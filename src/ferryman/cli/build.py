@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from ferryman import paths
 from ferryman.build.affected import changed_repos
@@ -40,12 +40,19 @@ def _now() -> str:
 
 
 def build_plan_for(
-    file: Path, *, no_cache: bool, changed_since: str | None, max_parallel: int | None
+    file: Path,
+    *,
+    no_cache: bool,
+    changed_since: str | None,
+    max_parallel: int | None,
+    platform_queues: tuple[str, ...] = (),
 ) -> tuple[str, BuildPlan]:
     """The system name and the build plan for a spec, with history-derived durations."""
     spec = load_spec(file)
     records = load_records(builds_dir(), spec.system)
-    plan = compile_build(spec, file, durations=last_durations(records))
+    plan = compile_build(
+        spec, file, platform_queues=platform_queues, durations=last_durations(records)
+    )
     if changed_since is not None:
         sources = {node.repo: node.source for node in plan.nodes}
         plan = affected_plan(plan, changed_repos(sources, changed_since), last_artifacts(records))
@@ -65,12 +72,22 @@ def build(
     max_parallel: int | None = typer.Option(
         None, "--max-parallel", min=1, help="Nodes building at once (default: the spec's)."
     ),
+    platform_queue: list[str] = typer.Option(
+        [],
+        "--platform-queue",
+        help="A platform (e.g. linux/arm64) whose legs go to ferryman-build-<os>-<arch>, "
+        "served by its own workers; repeatable.",
+    ),
     temporal_address: str | None = AddressOption,
     namespace: str | None = NamespaceOption,
 ) -> None:
     """Build every repo × matrix leg of FILE as a DAG, following progress live."""
     system, plan = build_plan_for(
-        file, no_cache=no_cache, changed_since=changed_since, max_parallel=max_parallel
+        file,
+        no_cache=no_cache,
+        changed_since=changed_since,
+        max_parallel=max_parallel,
+        platform_queues=tuple(platform_queue),
     )
     if not plan.nodes:
         console.print(f"nothing changed since {changed_since}: no node to build")
@@ -121,7 +138,14 @@ def builds(
     system: str | None = typer.Option(None, "--system", help="Only builds of this system."),
 ) -> None:
     """List recent builds, newest first, with how each node ended."""
-    table = Table("build", "finished", "nodes", "built", "cached", "failed/skipped")
+    table = Table(
+        Column("build", no_wrap=True),
+        Column("finished", no_wrap=True),
+        "nodes",
+        "built",
+        "cached",
+        "failed/skipped",
+    )
     for record in reversed(load_records(builds_dir(), system)[-limit:]):
         nodes = record.nodes.values()
         table.add_row(
