@@ -20,6 +20,7 @@ from ferryman.deploy.bluegreen import (
     Smoke,
     SmokeCheck,
     blue_green_steps,
+    describe,
     rollback_steps,
     split,
 )
@@ -159,3 +160,17 @@ def test_rollback_of_a_first_deploy_retires_without_touching_routes() -> None:
 
 def test_nothing_done_nothing_to_roll_back() -> None:
     assert rollback_steps(RECORDED, "v2", []) == []
+
+
+def test_describe_reads_like_the_steps() -> None:
+    options = BlueGreenOptions(
+        preview=PreviewMatch(header="X-T"),
+        smoke=(SmokeCheck(),),
+        auto_promote=False,
+        traffic_steps=(10, 100),
+        pause_s=30,
+    )
+    assert describe(options) == (
+        "start in every zone → barrier (120s) → preview (X-T=1) → smoke ×1 → hold for promote"
+        " → switch 10%/100% pausing 30s → keep old warm 30s → retire old"
+    )

@@ -68,5 +68,7 @@ def test_render_tree_and_json(tmp_path: Path) -> None:
     console.print(plan_tree(plan))
     text = console.export_text()
     assert "release hello → dev  version v7" in text
-    assert "zone b" in text and "web ×3 from hello" in text
+    assert "region eu-1: zones a, b together" in text
+    assert "web ×3 per zone from hello: start in every zone → barrier (30s)" in text
+    assert "switch 100% → retire old" in text
     assert '"version": "v7"' in plan_json(plan)

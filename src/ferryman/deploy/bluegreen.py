@@ -248,3 +248,28 @@ def rollback_steps(recorded: Recorded, new: str, done: list[Step]) -> list[Step]
     if prepared and new not in recorded.versions:
         steps.append(Retire(version=new))
     return steps
+
+
+def describe(options: BlueGreenOptions) -> str:
+    """The steps of a deploy with these options, as one line for people."""
+    parts = ["start in every zone", f"barrier ({options.progress_deadline_s:g}s)"]
+    if options.preview is not None:
+        match = options.preview
+        parts.append(f"preview ({match.header or match.cookie}={match.value})")
+    if options.smoke:
+        parts.append(f"smoke ×{len(options.smoke)}")
+    if not options.auto_promote:
+        parts.append("hold for promote")
+    steps = "/".join(f"{p}%" for p in options.traffic_steps)
+    pause = (
+        f" pausing {options.pause_s:g}s"
+        if options.pause_s and len(options.traffic_steps) > 1
+        else ""
+    )
+    parts.append(f"switch {steps}{pause}")
+    if options.post_smoke:
+        parts.append(f"smoke ×{len(options.post_smoke)}")
+    if options.scale_down_delay_s:
+        parts.append(f"keep old warm {options.scale_down_delay_s:g}s")
+    parts.append("retire old")
+    return " → ".join(parts)

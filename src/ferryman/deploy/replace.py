@@ -5,6 +5,7 @@ Workflows call these to decide; activities carry the decisions out.
 
 from __future__ import annotations
 
+from ferryman.deploy.bluegreen import BlueGreenOptions
 from ferryman.providers.base import RouteTable, ServiceState
 
 
@@ -43,3 +44,13 @@ def derive_version(commit: str) -> str:
     dirty = base.endswith("-dirty")
     short = base.removesuffix("-dirty")[:12] or "unknown"
     return f"{short}-dirty" if dirty else short
+
+
+def replace_options(deadline_s: float) -> BlueGreenOptions:
+    """Level 1 as blue-green options: switch at once, retire the old version right away.
+
+    Args:
+        deadline_s: How long every zone may take to become healthy (the service's
+            health timeout).
+    """
+    return BlueGreenOptions(scale_down_delay_s=0, progress_deadline_s=deadline_s)

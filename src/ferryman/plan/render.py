@@ -5,6 +5,8 @@ from __future__ import annotations
 from rich.tree import Tree
 
 from ferryman.build import dag
+from ferryman.deploy.bluegreen import describe
+from ferryman.deploy.replace import replace_options
 from ferryman.plan.models import BuildPlan, ReleasePlan
 
 
@@ -62,16 +64,16 @@ def plan_tree(plan: ReleasePlan) -> Tree:
         for step in node.steps:
             branch.add(f"{step.name}: [cyan]{step.run.strip().splitlines()[0]}[/]")
         branch.add(f"outputs: {', '.join(node.outputs)}")
-    deploy = root.add(f"[bold]deploy[/] on {plan.deploy.platform}")
+    deploy = root.add(f"[bold]deploy[/] on {plan.deploy.platform}, region after region")
     for region in plan.deploy.regions:
-        region_branch = deploy.add(f"region {region.name}")
-        for zone in region.zones:
-            zone_branch = region_branch.add(f"zone {zone}")
-            for service in plan.deploy.services:
-                zone_branch.add(
-                    f"{service.name} ×{service.replicas} from {service.artifact_node}: "
-                    f"start → health {service.health.path} → switch router → retire old"
-                )
+        region_branch = deploy.add(
+            f"region {region.name}: zones {', '.join(region.zones)} together"
+        )
+        for service in plan.deploy.services:
+            steps = describe(service.strategy or replace_options(service.health.timeout_s))
+            region_branch.add(
+                f"{service.name} ×{service.replicas} per zone from {service.artifact_node}: {steps}"
+            )
     return root
 
 

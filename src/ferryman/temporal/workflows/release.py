@@ -13,8 +13,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from ferryman.deploy.bluegreen import BlueGreenOptions
-    from ferryman.deploy.replace import derive_version
+    from ferryman.deploy.replace import derive_version, replace_options
     from ferryman.plan.models import RegionPlan, ReleasePlan
     from ferryman.temporal.deploy_models import RegionDeployRequest, RegionResult, ServiceRollout
     from ferryman.temporal.failures import failure_message
@@ -28,9 +27,6 @@ with workflow.unsafe.imports_passed_through():
     from ferryman.temporal.names import ENV, PHASE, SYSTEM, VERSION, build_id, region_deploy_id
     from ferryman.temporal.workflows.build import BuildWorkflow
     from ferryman.temporal.workflows.region import RegionDeployWorkflow
-
-# Level 1 "replace": switch at once and retire the old version right away.
-REPLACE = BlueGreenOptions(scale_down_delay_s=0)
 
 
 @workflow.defn(name="ferryman.Release")
@@ -116,8 +112,7 @@ class ReleaseWorkflow:
                     service=service,
                     version=plan.version or derive_version(node.commit),
                     artifact_digest=node.artifact.digest,
-                    options=service.strategy
-                    or REPLACE.model_copy(update={"progress_deadline_s": service.health.timeout_s}),
+                    options=service.strategy or replace_options(service.health.timeout_s),
                 )
             )
         self._version = plan.version or (rollouts[0].version if rollouts else "")
