@@ -90,3 +90,13 @@ def test_a_missing_prometheus_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(prometheus, "_DEBIAN", Path("/nonexistent/prometheus"))
     with pytest.raises(DevStackError, match=r"prometheus is not installed: `apt-get install"):
         prometheus.prometheus_binary()
+
+
+def test_the_public_names_of_metrics_and_traffic_resolve() -> None:
+    import ferryman.metrics
+    import ferryman.traffic
+
+    for module in (ferryman.metrics, ferryman.traffic):
+        assert all(getattr(module, name) is not None for name in module.__all__)
+    assert isinstance(ferryman.metrics.LocalMetrics("http://x"), ferryman.metrics.MetricSource)
+    assert isinstance(ferryman.metrics.PrometheusMetrics("http://x"), ferryman.metrics.MetricSource)
