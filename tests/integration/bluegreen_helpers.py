@@ -84,14 +84,15 @@ class RegionDeployer:
 
 
 @asynccontextmanager
-async def traffic(url: str, rps: float = 80) -> AsyncIterator[LoadStats]:
+async def traffic(url: str, rps: float = 80, host: str | None = None) -> AsyncIterator[LoadStats]:
     """Steady sticky-user load on ``url`` for as long as the block runs; yields live stats."""
     stop = asyncio.Event()
     totals = LoadStats()
 
     async def send() -> None:
         while not stop.is_set():
-            stats = await run_load(LoadConfig(targets=(url,), rps=rps, duration=0.5, users=200))
+            config = LoadConfig(targets=(url,), rps=rps, duration=0.5, users=200, host=host)
+            stats = await run_load(config)
             for version, per in stats.by_version.items():
                 into = totals.by_version.setdefault(version, type(per)())
                 into.requests += per.requests

@@ -20,7 +20,14 @@ from ferryman.temporal.workflows.release import ReleaseWorkflow
 
 def hello_plan(spec: Path, build_queue: str, version: str | None = None) -> ReleasePlan:
     """The hello example's plan with its build nodes on ``build_queue``."""
-    plan = compile_plan(load_spec(spec), spec, "dev", version)
+    return plan_on(spec, "dev", build_queue, version)
+
+
+def plan_on(
+    spec: Path, environment: str, build_queue: str, version: str | None = None
+) -> ReleasePlan:
+    """A spec's plan for ``environment`` with every build node on ``build_queue``."""
+    plan = compile_plan(load_spec(spec), spec, environment, version)
     nodes = tuple(node.model_copy(update={"task_queue": build_queue}) for node in plan.build.nodes)
     return plan.model_copy(update={"build": plan.build.model_copy(update={"nodes": nodes})})
 
