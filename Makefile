@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m ferryman.demo examples/hello/ferryman.yaml
+	$(PY) -m ferryman.demo examples
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests examples $(wildcard bench)

@@ -9,6 +9,7 @@ the stack up until Ctrl-C; otherwise it stops everything it started.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -26,9 +27,12 @@ from ferryman.cli.live import follow
 from ferryman.devstack import DevStack, StackConfig, StackInfo, load_info
 from ferryman.errors import FerrymanError
 from ferryman.plan.compile import compile_plan
+from ferryman.plan.models import RegionPlan
+from ferryman.providers.local import LocalProvider
 from ferryman.spec.load import load_spec
 from ferryman.temporal.client import Connection, connect
 from ferryman.temporal.starter import start_release
+from ferryman.traffic import LoadConfig, LoadStats, run_load
 
 console = Console()
 
@@ -69,32 +73,103 @@ def prepare_example(example: Path, workdir: Path, message: str = "initial commit
     return spec_file
 
 
-async def release_once(info: StackInfo, spec_file: Path, env: str) -> tuple[str, dict[str, str]]:
-    """Release ``spec_file``, following live; returns (version, region → router URL)."""
+async def release_once(
+    info: StackInfo, spec_file: Path, env: str, traffic_host: str | None = None
+) -> tuple[str, dict[str, str], LoadStats | None]:
+    """Release ``spec_file``, following live; returns (version, region → router, traffic seen).
+
+    With ``traffic_host``, sticky-user traffic runs through the environment's
+    existing routers to that service for the whole release.
+    """
     plan = compile_plan(load_spec(spec_file), spec_file, env)
     client = await connect(Connection.from_env(info.temporal_address, info.namespace), wait_s=10)
+    routers = [] if traffic_host is None else await _routers(info, plan.deploy.regions)
+    load: asyncio.Future[LoadStats] | None = None
+    live: list[LoadStats] = []
+    if routers:
+        config = LoadConfig(targets=tuple(routers), rps=50, duration=3600, host=traffic_host)
+        load = asyncio.ensure_future(run_load(config, tick=live.append, tick_every=0.2))
     handle = await start_release(client, plan)
     console.print(f"\n[bold]▶ {handle.id}[/]")
     result, error = await follow(client, handle, console)
+    stats = None
+    if load is not None:
+        await asyncio.sleep(1.0)  # keep sending a moment after the switch
+        load.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await load
+        stats = live[-1] if live else LoadStats()
     if result is None:
         raise FerrymanError(f"{handle.id} failed: {error}")
-    return result.version, result.router_urls
+    return result.version, result.router_urls, stats
 
 
-def show_served(urls: dict[str, str]) -> None:
+async def _routers(info: StackInfo, regions: tuple[RegionPlan, ...]) -> list[str]:
+    known = await LocalProvider(info.agent_url).routers()
+    return [known[region.name] for region in regions if region.name in known]
+
+
+def show_served(urls: dict[str, str], host: str | None = None) -> None:
     """Ask every region's router what it serves, as a user would with curl."""
+    headers = {"Host": host} if host else {}
     for region, url in urls.items():
-        answers = {httpx.get(url, timeout=5).text for _ in range(4)}
+        answers = {httpx.get(url, headers=headers, timeout=5).text for _ in range(6)}
+        flag = f"-H 'Host: {host}' " if host else ""
         for answer in sorted(answers):
-            console.print(f"  curl {url}  →  {answer}   [dim]({region})[/]")
+            console.print(f"  curl {flag}{url}  →  {answer}   [dim]({region})[/]")
+
+
+def show_traffic(stats: LoadStats) -> None:
+    """What the traffic running during a release saw, per version."""
+    for version, seen in sorted(stats.by_version.items()):
+        console.print(
+            f"  traffic answered by {version}: {seen.requests} requests, {seen.errors} errors, "
+            f"p99 {seen.p(0.99) * 1000:.1f} ms"
+        )
+    failed = stats.errors + stats.failures
+    colour = "green" if failed == 0 else "red"
+    console.print(f"  [{colour}]{failed} failed requests[/] during the switch")
+
+
+def hello_demo(info: StackInfo, examples: Path) -> None:
+    """Levels 0 and 1: build one repo, deploy it, change it, deploy again."""
+    console.rule("levels 0–1: build one repo and deploy it")
+    spec_file = prepare_example(examples / "hello", paths.home() / "demo" / "hello", "hello v1")
+    version, urls, _ = asyncio.run(release_once(info, spec_file, "dev"))
+    console.print(f"\n[green]deployed[/] hello {version}:")
+    show_served(urls)
+    app = spec_file.parent / "app"
+    (app / "greeting.txt").write_text("hello again, from the second release\n")
+    _git(app, "commit", "-q", "-am", "hello v2")
+    version, urls, _ = asyncio.run(release_once(info, spec_file, "dev"))
+    console.print(f"\n[green]switched[/] to hello {version}; the old version was retired:")
+    show_served(urls)
+
+
+def shop_demo(info: StackInfo, examples: Path) -> None:
+    """Levels 2, 3 and 5: a DAG build, then blue-green across three zones under traffic."""
+    console.rule("levels 2, 3, 5: build the shop as a DAG, blue-green across three zones")
+    spec_file = prepare_example(examples / "shop", paths.home() / "demo" / "shop", "shop v1")
+    _, urls, _ = asyncio.run(release_once(info, spec_file, "staging"))
+    console.print("\n[green]deployed[/] the shop to every zone of eu-west:")
+    show_served(urls, host="checkout")
+    checkout = spec_file.parent / "repos" / "checkout"
+    behaviour = checkout / "config" / "behaviour.json"
+    behaviour.write_text(behaviour.read_text().replace("}", ', "latency_ms": 2}', 1))
+    _git(checkout, "commit", "-q", "-am", "checkout: 2 ms more latency")
+    console.print("\nchanged checkout; releasing again with traffic flowing…")
+    _, urls, stats = asyncio.run(release_once(info, spec_file, "staging", "checkout"))
+    console.print("\n[green]switched[/] checkout in all three zones at once:")
+    show_served(urls, host="checkout")
+    if stats is not None:
+        show_traffic(stats)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the demo; returns the process exit code."""
     args = argv if argv is not None else sys.argv[1:]
-    example = Path(args[0] if args else "examples/hello/ferryman.yaml").resolve().parent
+    examples = Path(args[0] if args else "examples").resolve()
     started = time.monotonic()
-    spec_file = prepare_example(example, paths.home() / "demo" / example.name, "hello v1")
     info = load_info()
     ours = info is None or not info.alive()
     try:
@@ -102,15 +177,8 @@ def main(argv: list[str] | None = None) -> int:
             console.print("starting the dev stack (Temporal dev server, worker, local agent)…")
             info = DevStack(StackConfig()).start()
         assert info is not None
-        version, urls = asyncio.run(release_once(info, spec_file, "dev"))
-        console.print(f"\n[green]deployed[/] hello {version}:")
-        show_served(urls)
-        app = spec_file.parent / "app"
-        (app / "greeting.txt").write_text("hello again, from the second release\n")
-        _git(app, "commit", "-q", "-am", "hello v2")
-        version, urls = asyncio.run(release_once(info, spec_file, "dev"))
-        console.print(f"\n[green]switched[/] to hello {version}; the old version was retired:")
-        show_served(urls)
+        hello_demo(info, examples)
+        shop_demo(info, examples)
     except FerrymanError as exc:
         console.print(f"[bold red]error:[/] {exc}")
         if ours and info is not None:
@@ -120,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     if info.ui_url:
         console.print(f"Temporal Web UI: {info.ui_url}/namespaces/{info.namespace}/workflows")
     if not ours or (sys.stdin.isatty() and sys.stdout.isatty()):
-        console.print("try: .venv/bin/ferryman status · .venv/bin/ferryman logs")
+        console.print("try: .venv/bin/ferryman status · .venv/bin/ferryman logs · ferryman builds")
     if ours and sys.stdin.isatty() and sys.stdout.isatty():
         console.print("the stack stays up for exploring; press Ctrl-C to stop it")
         stop = threading.Event()
