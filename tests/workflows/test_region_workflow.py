@@ -220,3 +220,20 @@ async def test_updates_after_the_end_are_refused_by_the_server(harness: Harness)
         with pytest.raises(RPCError, match=r"completed|not found"):
             await handle.execute_update(update, Decision(by="dave"))  # type: ignore[arg-type]
     assert harness.weights() == {"v1": 100}
+
+
+async def test_promote_before_the_gate_is_kept_and_releases_it(harness: Harness) -> None:
+    await harness.deploy("v1")
+    harness.provider.unhealthy_zones = {"c"}  # hold the deploy at its barrier for now
+    handle = await harness.start(
+        "v2", auto_promote=False, progress_deadline_s=3600, scale_down_delay_s=0
+    )
+    answer = await handle.execute_update(RegionDeployWorkflow.promote, Decision(by="early"))
+    assert "promoted by early" in answer
+    with pytest.raises(WorkflowUpdateFailedError) as again:
+        await handle.execute_update(RegionDeployWorkflow.promote, Decision(by="late"))
+    assert "already promoted by early" in str(again.value.cause)
+    assert harness.weights() == {"v1": 100}, "an early promote does not skip the barrier"
+    harness.provider.unhealthy_zones = set()
+    assert (await handle.result()).status == "succeeded"
+    assert harness.weights() == {"v2": 100}

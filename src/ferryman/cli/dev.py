@@ -54,15 +54,17 @@ def dev(
             prometheus_port=prometheus_port,
         )
     )
+    stopped = threading.Event()
+    if not detach:
+        # Installed before anything starts: a Ctrl-C at any moment stops what was started.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stopped.set())
     info = stack.start()
     print_stack(info)
     if detach:
         console.print("running in the background; stop it with [bold]ferryman down[/]")
         return
     console.print("press Ctrl-C to stop")
-    stopped = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopped.set())
     stopped.wait()
     console.print("stopping…")
     DevStack.stop(info)

@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from ferryman.deploy.bluegreen import (
         AwaitHealthy,
         AwaitPromotion,
+        BlueGreenOptions,
         KeepWarm,
         Pause,
         Prepare,
@@ -70,8 +71,12 @@ PROVIDER_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=10),
 )
-WAITING = {"awaiting-promotion", "paused"}
 FINISHED = {"done", "rolled-back", "failed", "unchanged"}
+
+
+def has_gate(options: BlueGreenOptions) -> bool:
+    """Whether a deploy with these options holds for promotion or pauses between steps."""
+    return not options.auto_promote or (options.pause_s > 0 and len(options.traffic_steps) > 1)
 
 
 class RollbackRequested(Exception):
@@ -89,6 +94,9 @@ class RegionDeployWorkflow:
         self._views: dict[str, ServiceView] = {}
         self._router_url = ""
         self._promotion: Decision | None = None
+        self._current: ServiceRollout | None = None
+        self._ahead: list[Step] | None = None
+        self._later: list[ServiceRollout] = []
         self._rollback: Decision | None = None
 
     # --- humans: Updates with validators, and a query -------------------------------------
@@ -112,8 +120,20 @@ class RegionDeployWorkflow:
 
     @promote.validator
     def _check_promote(self, decision: Decision) -> None:
-        if self._phase not in WAITING:
+        # Judged on the steps still ahead, not on the phase alone: a fresh worker may run
+        # this validator before it applies the events that bring the deploy to its gate.
+        if self._phase in FINISHED or not self._gate_ahead():
             raise ValueError(f"{self._region} is not waiting for promotion (phase {self._phase})")
+        if self._promotion is not None:
+            raise ValueError(f"{self._region} was already promoted by {self._promotion.by}")
+
+    def _gate_ahead(self) -> bool:
+        """Whether a held promotion or a pause is still to come in this region's deploy."""
+        if self._ahead is not None:
+            current = any(isinstance(step, AwaitPromotion | Pause) for step in self._ahead)
+        else:
+            current = self._current is not None and has_gate(self._current.options)
+        return current or any(has_gate(rollout.options) for rollout in self._later)
 
     @workflow.update(name="rollback")
     async def rollback(self, decision: Decision) -> str:
@@ -141,6 +161,7 @@ class RegionDeployWorkflow:
         """Deploy each service in turn; roll back and fail on the first failure."""
         self._request = request
         self._queue = region_task_queue(request.region, request.region_queue_prefix)
+        self._later = list(request.services)
         for rollout in request.services:
             self._views[rollout.service.name] = ServiceView(
                 service=rollout.service.name,
@@ -157,8 +178,11 @@ class RegionDeployWorkflow:
                 summary=f"serve task queue {self._queue}",
             )
         outcomes: list[str] = []
-        for rollout in request.services:
+        for index, rollout in enumerate(request.services):
+            self._current, self._ahead = rollout, None
+            self._later = list(request.services[index + 1 :])
             outcomes.append(await self._deploy_service(request, rollout))
+            self._current, self._ahead = None, []
         if "rolled-back" in outcomes:
             status = "rolled-back"
         elif all(outcome == "unchanged" for outcome in outcomes):
@@ -191,6 +215,7 @@ class RegionDeployWorkflow:
         old = max(recorded.weights, key=lambda v: recorded.weights[v]) if recorded.weights else None
         steps = blue_green_steps(rollout.options, old if old != new else None, new)
         done: list[Step] = []
+        self._ahead = list(steps)
         try:
             for index, step in enumerate(steps):
                 if self._rollback is not None:
@@ -198,6 +223,7 @@ class RegionDeployWorkflow:
                 self._set(name, step=step.kind)
                 await self._interruptible(self._execute(request, rollout, index, step))
                 done.append(step)
+                self._ahead = steps[index + 1 :]
         except (ActivityError, ApplicationError, RollbackRequested) as exc:
             reason = (
                 f"rollback asked by {self._rollback.by}"
