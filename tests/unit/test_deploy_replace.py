@@ -19,6 +19,25 @@ def test_is_live_needs_routes_and_every_zone() -> None:
     assert not is_live(state({}, None), "v2", ("a",))
 
 
+def test_a_table_with_rules_or_a_mirror_is_not_live() -> None:
+    from ferryman.providers.base import Mirror, RouteRule
+
+    base = state({"a": ["v2"]}, {"v2": 100})
+    assert base.routes is not None
+    preview = RouteRule(version="v1", header="X-Tester", equals="1")
+    with_rule = base.model_copy(
+        update={"routes": base.routes.model_copy(update={"rules": (preview,)})}
+    )
+    mirrored = base.model_copy(
+        update={
+            "routes": base.routes.model_copy(update={"mirror": Mirror(version="v1", percent=5)})
+        }
+    )
+    assert is_live(base, "v2", ("a",))
+    assert not is_live(with_rule, "v2", ("a",))
+    assert not is_live(mirrored, "v2", ("a",))
+
+
 def test_versions_to_retire_skips_the_new_version() -> None:
     before = state({"a": ["v1", "v2"], "b": ["v0", "v1"], "c": ["v2"]}, {"v1": 100})
     assert versions_to_retire(before, "v2") == {"a": ["v1"], "b": ["v0", "v1"]}

@@ -10,8 +10,13 @@ from ferryman.providers.base import RouteTable, ServiceState
 
 
 def is_live(state: ServiceState, version: str, zones: tuple[str, ...]) -> bool:
-    """Whether ``version`` already runs alone in every zone and takes all traffic."""
-    if state.routes is None or state.routes.weights != {version: 100}:
+    """Whether ``version`` already runs alone in every zone and takes all traffic.
+
+    A table that still has rules or a mirror (a preview left behind, say) does
+    not count: some requests might go elsewhere.
+    """
+    routes = state.routes
+    if routes is None or routes.weights != {version: 100} or routes.rules or routes.mirror:
         return False
     return all(state.versions_by_zone.get(zone) == [version] for zone in zones)
 
