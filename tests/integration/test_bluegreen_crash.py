@@ -4,34 +4,22 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 from pathlib import Path
-from subprocess import Popen
 
 import pytest
 from temporalio.client import Client
 
-from ferryman.devstack.processes import spawn, stop_group, wait_until
+from ferryman.devstack.processes import stop_group
 from ferryman.providers.local import LocalProvider
 from ferryman.temporal.deploy_models import Decision
 from ferryman.temporal.gates import decide
 from ferryman.temporal.names import TASK_QUEUE
-from ferryman.temporal.worker import READY_LINE
 from ferryman.testing import AgentProcess, TemporalDevServer
+from ferryman.testing.processes import start_worker
 
 from .bluegreen_helpers import ZONES, RegionDeployer, store_example_app, traffic, wait_for_phase
 
 pytestmark = pytest.mark.integration
-
-
-def start_worker(server: TemporalDevServer, agent: AgentProcess, log: Path) -> Popen[bytes]:
-    argv = [
-        sys.executable, "-m", "ferryman.temporal.worker",
-        "--temporal-address", server.address, "--agent-url", agent.url,
-    ]  # fmt: skip
-    process = spawn(argv, log)
-    wait_until(lambda: log.exists() and READY_LINE in log.read_text(), 60, "worker", process, log)
-    return process
 
 
 async def test_worker_killed_between_barrier_and_switch_switches_exactly_once(
@@ -43,7 +31,7 @@ async def test_worker_killed_between_barrier_and_switch_switches_exactly_once(
 ) -> None:
     deployer = RegionDeployer(dev_client, TASK_QUEUE, store_example_app())
     provider = LocalProvider(agent.url)
-    worker = start_worker(dev_server, agent, tmp_path / "worker1.log")
+    worker = start_worker(dev_server.address, agent.url, tmp_path / "worker1.log")
     try:
         first = await deployer.deploy("v1")
         before = len(await provider.events())
@@ -51,7 +39,7 @@ async def test_worker_killed_between_barrier_and_switch_switches_exactly_once(
         await wait_for_phase(handle, "awaiting-promotion")
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait()
-        worker = start_worker(dev_server, agent, tmp_path / "worker2.log")
+        worker = start_worker(dev_server.address, agent.url, tmp_path / "worker2.log")
         async with traffic(first.router_url) as seen:
             release = handle.id.rsplit("/region/", 1)[0]
             await decide(dev_client, release, "promote", Decision(by="ops"), region="eu-1")

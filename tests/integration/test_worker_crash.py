@@ -5,35 +5,22 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 import time
 from pathlib import Path
-from subprocess import Popen
 
 import pytest
 from temporalio.client import Client
 
-from ferryman.devstack.processes import spawn, stop_group, wait_until
+from ferryman.devstack.processes import stop_group
 from ferryman.providers.local import LocalProvider
 from ferryman.temporal.names import BUILD_TASK_QUEUE, TASK_QUEUE
 from ferryman.temporal.starter import start_release
-from ferryman.temporal.worker import READY_LINE
 from ferryman.testing import AgentProcess, TemporalDevServer
+from ferryman.testing.processes import start_worker
 
 from .release_helpers import hello_plan, served, with_service
 
 pytestmark = pytest.mark.integration
-
-
-def start_worker(server: TemporalDevServer, agent: AgentProcess, log: Path) -> Popen[bytes]:
-    argv = [
-        sys.executable, "-m", "ferryman.temporal.worker",
-        "--temporal-address", server.address, "--agent-url", agent.url,
-    ]  # fmt: skip
-    log.unlink(missing_ok=True)
-    process = spawn(argv, log)
-    wait_until(lambda: log.exists() and READY_LINE in log.read_text(), 60, "worker", process, log)
-    return process
 
 
 async def wait_for(predicate: object, timeout_s: float = 60) -> None:
@@ -57,7 +44,7 @@ async def test_worker_killed_mid_deploy_completes_without_repeating_starts(
         command="sleep 2 && exec python3 dist/server.py",
     )
     provider = LocalProvider(agent.url)
-    worker = start_worker(dev_server, agent, tmp_path / "worker1.log")
+    worker = start_worker(dev_server.address, agent.url, tmp_path / "worker1.log")
     try:
         handle = await start_release(dev_client, plan, task_queue=TASK_QUEUE)
 
@@ -67,7 +54,7 @@ async def test_worker_killed_mid_deploy_completes_without_repeating_starts(
         await wait_for(instances_started)
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait()
-        worker = start_worker(dev_server, agent, tmp_path / "worker2.log")
+        worker = start_worker(dev_server.address, agent.url, tmp_path / "worker2.log")
         result = await asyncio.wait_for(handle.result(), timeout=120)
     finally:
         stop_group(worker.pid)

@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ferryman import paths
 from ferryman.devstack.processes import (
+    http_ok,
     pid_alive,
     require_free,
     spawn,
@@ -92,14 +92,6 @@ def temporal_binary() -> str:
     return found
 
 
-def _http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
-
-
 def _log_has(path: Path, text: str) -> bool:
     return path.exists() and text in path.read_text(errors="replace")
 
@@ -170,7 +162,7 @@ class DevStack:
             argv += ["--search-attribute", f"{key.name}=Keyword"]
         process = spawn(argv, log)
         wait_until(
-            lambda: _http_ok(f"http://127.0.0.1:{cfg.ui_port}/api/v1/namespaces/{cfg.namespace}"),
+            lambda: http_ok(f"http://127.0.0.1:{cfg.ui_port}/api/v1/namespaces/{cfg.namespace}"),
             60,
             "Temporal dev server",
             process,
@@ -189,7 +181,7 @@ class DevStack:
             "--stop-instances-on-exit",
         ]  # fmt: skip
         process = spawn(argv, log)
-        wait_until(lambda: _http_ok(f"{info.agent_url}/v1/health"), 30, "local agent", process, log)
+        wait_until(lambda: http_ok(f"{info.agent_url}/v1/health"), 30, "local agent", process, log)
         return process.pid
 
     def _start_worker(self, info: StackInfo) -> int:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import socket
 import sys
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from subprocess import Popen
 
-from ferryman.devstack.processes import spawn, stop_group, wait_until
+from ferryman.devstack.processes import http_ok, spawn, stop_group, wait_until
 from ferryman.devstack.stack import temporal_binary
 from ferryman.temporal.names import SEARCH_ATTRIBUTES
 
@@ -19,14 +18,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
 
 
 @dataclass
@@ -54,7 +45,7 @@ class TemporalDevServer:
         log = self.log_dir / "temporal.log"
         self.process = spawn(argv, log)
         url = f"http://127.0.0.1:{self.ui_port}/api/v1/namespaces/default"
-        wait_until(lambda: _ok(url), 90, "Temporal dev server", self.process, log)
+        wait_until(lambda: http_ok(url), 90, "Temporal dev server", self.process, log)
         return self
 
     def stop(self) -> None:
@@ -62,6 +53,20 @@ class TemporalDevServer:
         if self.process is not None:
             stop_group(self.process.pid)
             self.process = None
+
+
+def start_worker(temporal_address: str, agent_url: str, log: Path) -> Popen[bytes]:
+    """The ferryman worker as its own process on the standard queues; returns once ready."""
+    from ferryman.temporal.worker import READY_LINE
+
+    argv = [
+        sys.executable, "-m", "ferryman.temporal.worker",
+        "--temporal-address", temporal_address, "--agent-url", agent_url,
+    ]  # fmt: skip
+    log.unlink(missing_ok=True)
+    process = spawn(argv, log)
+    wait_until(lambda: log.exists() and READY_LINE in log.read_text(), 60, "worker", process, log)
+    return process
 
 
 @dataclass
@@ -91,7 +96,7 @@ class AgentProcess:
             argv.append("--stop-instances-on-exit")
         log = self.state_dir.parent / "agent.log"
         self.process = spawn(argv, log, env=self.env)
-        wait_until(lambda: _ok(f"{self.url}/v1/health"), 30, "local agent", self.process, log)
+        wait_until(lambda: http_ok(f"{self.url}/v1/health"), 30, "local agent", self.process, log)
         return self
 
     def stop(self) -> None:

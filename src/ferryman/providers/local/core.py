@@ -241,13 +241,7 @@ class AgentCore:
                 continue
             lines = text.splitlines()
             families.update(dict.fromkeys(relabel.comments(lines)))
-            labels = {
-                "region": record.region,
-                "zone": record.zone,
-                "service": record.service,
-                "version": record.version,
-                "instance": record.id,
-            }
+            labels = record.labels()
             samples += relabel.add_labels([ln for ln in lines if not ln.startswith("#")], labels)
         return "\n".join([*families, *samples]) + "\n"
 

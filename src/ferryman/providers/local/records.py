@@ -54,6 +54,16 @@ class InstanceRecord:
     next_restart: float = field(default=0.0, compare=False)
     launched: float = field(default=0.0, compare=False)
 
+    def labels(self) -> dict[str, str]:
+        """The metric labels that identify this instance."""
+        return {
+            "region": self.region,
+            "zone": self.zone,
+            "service": self.service,
+            "version": self.version,
+            "instance": self.id,
+        }
+
     @property
     def running(self) -> bool:
         """Whether the agent keeps this instance alive."""

@@ -292,13 +292,7 @@ class Router:
         up: list[tuple[dict[str, str], float]] = []
         healthy: list[tuple[dict[str, str], float]] = []
         for record in self._backends.running(self.region):
-            labels = {
-                "region": record.region,
-                "zone": record.zone,
-                "service": record.service,
-                "version": record.version,
-                "instance": record.id,
-            }
+            labels = record.labels()
             up.append((labels, 1.0 if record.pid is not None else 0.0))
             healthy.append((labels, 1.0 if record.state == "healthy" else 0.0))
         return [
