@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from ferryman.build import dag
     from ferryman.plan.models import BuildNode, BuildPlan
     from ferryman.temporal.activities.build import build_node, probe_cache
+    from ferryman.temporal.failures import failure_message
     from ferryman.temporal.models import (
         ArtifactRef,
         BuildRequest,
@@ -39,15 +40,6 @@ INFRA_RETRY = RetryPolicy(
     maximum_attempts=5,
 )
 BUILD_FAILURES = frozenset({"StepFailed", "StepSetupFailed", "OutputsMissing", "CheckoutFailed"})
-
-
-def failure_message(error: BaseException) -> str:
-    """The innermost application message of an activity or child failure."""
-    while isinstance(error, ActivityError | ApplicationError) and error.cause is not None:
-        if isinstance(error, ApplicationError) and error.message:
-            break
-        error = error.cause
-    return str(error.message if isinstance(error, ApplicationError) else error)
 
 
 def failure_kind(error: BaseException) -> str:
