@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 from ferryman import paths
 from ferryman.build.artifacts import ArtifactStore
 from ferryman.deploy.smoke import run_smoke_checks
+from ferryman.deploy.unpack import unpack_once
 from ferryman.errors import AgentUnavailable, BuildError, ProviderError
 from ferryman.providers.base import HealthReport, Provider, ServiceState
 from ferryman.temporal.deploy_models import SmokeInput
@@ -55,11 +56,8 @@ class DeployActivities:
     async def prepare_zone(self, data: PrepareInput) -> int:
         """Unpack the artifact and start the version's instances in one zone."""
         store = ArtifactStore(paths.artifacts_dir())
-        digest_hex = data.artifact_digest.removeprefix("sha256:")
         try:
-            unpacked = store.materialize(
-                data.artifact_digest, paths.home() / "unpacked" / digest_hex
-            )
+            unpacked = unpack_once(store, data.artifact_digest, paths.home() / "unpacked")
         except BuildError as exc:
             raise ApplicationError(str(exc), type="ArtifactCorrupt", non_retryable=True) from exc
         request = data.request.model_copy(update={"artifact_dir": str(unpacked)})
