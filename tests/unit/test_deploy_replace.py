@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ferryman.deploy.replace import all_traffic_to, derive_version, is_live, versions_to_retire
+from ferryman.deploy.replace import derive_version, is_live
 from ferryman.providers.base import RouteTable, ServiceState
 
 
@@ -36,15 +36,6 @@ def test_a_table_with_rules_or_a_mirror_is_not_live() -> None:
     assert is_live(base, "v2", ("a",))
     assert not is_live(with_rule, "v2", ("a",))
     assert not is_live(mirrored, "v2", ("a",))
-
-
-def test_versions_to_retire_skips_the_new_version() -> None:
-    before = state({"a": ["v1", "v2"], "b": ["v0", "v1"], "c": ["v2"]}, {"v1": 100})
-    assert versions_to_retire(before, "v2") == {"a": ["v1"], "b": ["v0", "v1"]}
-
-
-def test_all_traffic_to() -> None:
-    assert all_traffic_to("web", "v3").weights == {"v3": 100}
 
 
 def test_derive_version() -> None:

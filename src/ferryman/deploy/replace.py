@@ -1,12 +1,9 @@
-"""The level-1 strategy as pure decisions: start the new version, switch, retire the old.
-
-Workflows call these to decide; activities carry the decisions out.
-"""
+"""Level 1 (start the new version, switch at once, retire the old) as pure decisions."""
 
 from __future__ import annotations
 
 from ferryman.deploy.bluegreen import BlueGreenOptions
-from ferryman.providers.base import RouteTable, ServiceState
+from ferryman.providers.base import ServiceState
 
 
 def is_live(state: ServiceState, version: str, zones: tuple[str, ...]) -> bool:
@@ -19,21 +16,6 @@ def is_live(state: ServiceState, version: str, zones: tuple[str, ...]) -> bool:
     if routes is None or routes.weights != {version: 100} or routes.rules or routes.mirror:
         return False
     return all(state.versions_by_zone.get(zone) == [version] for zone in zones)
-
-
-def all_traffic_to(service: str, version: str) -> RouteTable:
-    """A route table sending every request for ``service`` to ``version``."""
-    return RouteTable(service=service, weights={version: 100})
-
-
-def versions_to_retire(state: ServiceState, version: str) -> dict[str, list[str]]:
-    """Zone → versions that were running before and are not ``version``."""
-    retire: dict[str, list[str]] = {}
-    for zone, versions in sorted(state.versions_by_zone.items()):
-        old = sorted(v for v in set(versions) if v != version)
-        if old:
-            retire[zone] = old
-    return retire
 
 
 def derive_version(commit: str) -> str:
