@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,11 +12,11 @@ from temporalio.client import Client, WorkflowHandle
 
 from ferryman import paths
 from ferryman.build.artifacts import ArtifactStore
-from ferryman.deploy.bluegreen import BlueGreenOptions
 from ferryman.plan.models import HealthPlan, ServicePlan
-from ferryman.temporal.deploy_models import RegionDeployRequest, RegionResult, ServiceRollout
+from ferryman.temporal.deploy_models import RegionDeployRequest, RegionResult
 from ferryman.temporal.names import region_deploy_id
 from ferryman.temporal.workflows.region import RegionDeployWorkflow
+from ferryman.testing.regions import one_service_deploy
 from ferryman.traffic import LoadConfig, LoadStats, run_load
 
 EXAMPLE_APP = Path(__file__).resolve().parents[2] / "examples" / "hello" / "app"
@@ -52,20 +51,15 @@ class RegionDeployer:
             health=HealthPlan(timeout_s=20, interval_s=0.1),
         )
         defaults: dict[str, object] = {"scale_down_delay_s": 0, "progress_deadline_s": 20}
-        return RegionDeployRequest(
-            release_id=f"release/hello/test/{uuid.uuid4()}",
+        return one_service_deploy(
+            service,
+            version,
+            self.digest,
             platform="local",
             region=self.region,
             zones=ZONES,
-            services=(
-                ServiceRollout(
-                    service=service,
-                    version=version,
-                    artifact_digest=self.digest,
-                    options=BlueGreenOptions.model_validate({**defaults, **options}),
-                ),
-            ),
-            region_queue_prefix=f"{self.queue}-region-",
+            queue_prefix=f"{self.queue}-region-",
+            options={**defaults, **options},
         )
 
     async def start(

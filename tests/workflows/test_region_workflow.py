@@ -20,19 +20,18 @@ from temporalio.testing import WorkflowEnvironment
 
 from ferryman import paths
 from ferryman.build.artifacts import ArtifactStore
-from ferryman.deploy.bluegreen import BlueGreenOptions
 from ferryman.plan.models import HealthPlan, ServicePlan
 from ferryman.providers.base import RouteTable
 from ferryman.temporal.deploy_models import (
     Decision,
     RegionDeployRequest,
     RegionResult,
-    ServiceRollout,
 )
 from ferryman.temporal.region_workers import RegionWorkers
 from ferryman.temporal.worker import build_workers
 from ferryman.temporal.workflows.region import RegionDeployWorkflow
 from ferryman.testing.fake_provider import FakeProvider
+from ferryman.testing.regions import one_service_deploy
 
 ZONES = ("a", "b", "c")
 
@@ -65,20 +64,15 @@ class Harness:
             replicas=2,
             health=HealthPlan(timeout_s=1, interval_s=0.05),
         )
-        return RegionDeployRequest(
-            release_id=f"release/t/dev/{uuid.uuid4()}",
+        return one_service_deploy(
+            service,
+            version,
+            self.digest,
             platform="fake",
             region="eu-1",
             zones=ZONES,
-            services=(
-                ServiceRollout(
-                    service=service,
-                    version=version,
-                    artifact_digest=self.digest,
-                    options=BlueGreenOptions.model_validate(options),
-                ),
-            ),
-            region_queue_prefix=self.prefix,
+            queue_prefix=self.prefix,
+            options=options,
         )
 
     async def start(
