@@ -19,7 +19,8 @@ it). Rollback time runs from the ``rollback`` decision to the last request
 answered by the rolled-back version.
 
 Usage: ``python bench/skew.py [--quick]``; the last line is JSON with
-``skew_ms_synced``, ``skew_ms_naive``, ``rollback_ms``, ``errors_during_switch``.
+``skew_ms_synced``, ``skew_ms_naive``, ``rollback_ms``, ``errors_during_switch`` (ferryman's
+switches and rollbacks) and ``errors_naive``.
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ from temporalio.client import Client
 
 from ferryman import paths
 from ferryman.build.artifacts import ArtifactStore
-from ferryman.deploy.bluegreen import BlueGreenOptions
 from ferryman.plan.models import HealthPlan, ServicePlan
 from ferryman.providers.base import InstanceRequest, RouteTable
 from ferryman.providers.local import LocalProvider
@@ -48,13 +48,13 @@ from ferryman.temporal.converter import DATA_CONVERTER
 from ferryman.temporal.deploy_models import (
     Decision,
     RegionDeployRequest,
-    ServiceRollout,
 )
 from ferryman.temporal.names import region_deploy_id
 from ferryman.temporal.region_workers import RegionWorkers
 from ferryman.temporal.worker import build_workers, local_providers
 from ferryman.temporal.workflows.region import RegionDeployWorkflow
 from ferryman.testing import AgentProcess, TemporalDevServer
+from ferryman.testing.regions import one_service_deploy
 
 REGION, SERVICE, ZONES, REPLICAS = "bench-1", "web", ("a", "b", "c"), 2
 COMMAND = "exec python3 server.py"
@@ -139,21 +139,10 @@ class Bench:
             name=SERVICE, artifact_node="hello", command=COMMAND, replicas=REPLICAS,
             health=HealthPlan(timeout_s=30, interval_s=0.05),
         )  # fmt: skip
-        return RegionDeployRequest(
-            release_id=f"release/bench/skew/{uuid.uuid4()}",
-            platform="local",
-            region=REGION,
-            zones=ZONES,
-            services=(
-                ServiceRollout(
-                    service=service,
-                    version=version,
-                    artifact_digest=self.digest,
-                    options=BlueGreenOptions.model_validate(options),
-                ),
-            ),
-            region_queue_prefix=f"{self.queue}-region-",
-        )
+        return one_service_deploy(
+            service, version, self.digest, platform="local", region=REGION, zones=ZONES,
+            queue_prefix=f"{self.queue}-region-", options=options,
+        )  # fmt: skip
 
     async def synced(self, version: str, **options: object) -> None:
         request = self.request(version, **options)
@@ -193,26 +182,38 @@ class Labels:
         return f"v{self.n}"
 
 
+@dataclass
+class Round:
+    """What one round measured; failed requests are counted per phase."""
+
+    synced_ms: float = 0.0
+    naive_ms: float = 0.0
+    rollback_ms: float = 0.0
+    synced_errors: int = 0
+    naive_errors: int = 0
+    rollback_errors: int = 0
+
+
 async def one_round(
     bench: Bench, timeline: Timeline, live: str, labels: Labels, artifact_dir: str
-) -> tuple[str, float, float, float, int]:
-    """Synced switch, naive switch, rollback; returns (live version, figures…, errors)."""
-    errors = 0
+) -> tuple[str, Round]:
+    """Synced switch, naive switch, rollback; returns the live version and the figures."""
+    figures = Round()
     new = labels.next()
     start = time.perf_counter()
     await bench.synced(new, scale_down_delay_s=0)
     end = time.perf_counter() + SETTLE_S
     await asyncio.sleep(SETTLE_S)
-    synced = timeline.skew_ms(live, new, start, end)
-    errors += timeline.errors_between(start, end)
+    figures.synced_ms = timeline.skew_ms(live, new, start, end)
+    figures.synced_errors = timeline.errors_between(start, end)
     live, new = new, labels.next()
 
     start = time.perf_counter()
     await bench.naive(live, new, artifact_dir)
     end = time.perf_counter() + SETTLE_S
     await asyncio.sleep(SETTLE_S)
-    naive = timeline.skew_ms(live, new, start, end)
-    errors += timeline.errors_between(start, end)
+    figures.naive_ms = timeline.skew_ms(live, new, start, end)
+    figures.naive_errors = timeline.errors_between(start, end)
     live, bad = new, labels.next()
 
     request = bench.request(bad, scale_down_delay_s=600)
@@ -228,9 +229,9 @@ async def one_round(
     decided = time.perf_counter()
     await handle.execute_update("rollback", Decision(by="bench"), result_type=str)
     await asyncio.sleep(SETTLE_S)
-    rollback = timeline.last_answer_ms(bad, decided)
-    errors += timeline.errors_between(decided, time.perf_counter())
-    return live, synced, naive, rollback, errors
+    figures.rollback_ms = timeline.last_answer_ms(bad, decided)
+    figures.rollback_errors = timeline.errors_between(decided, time.perf_counter())
+    return live, figures
 
 
 async def measure(rounds: int, workdir: Path) -> dict[str, float]:
@@ -259,27 +260,26 @@ async def measure(rounds: int, workdir: Path) -> dict[str, float]:
             assert url, "the region has no router"
             timeline, stop = Timeline(), asyncio.Event()
             loader = asyncio.create_task(load(url, timeline, stop))
-            synced, naive, rollback, errors = [], [], [], 0
+            results: list[Round] = []
             for _ in range(rounds):
-                live, *figures, failed = await one_round(
-                    bench, timeline, live, labels, artifact_dir
-                )
-                synced.append(figures[0])
-                naive.append(figures[1])
-                rollback.append(figures[2])
-                errors += failed
+                live, figures = await one_round(bench, timeline, live, labels, artifact_dir)
+                results.append(figures)
             stop.set()
             await loader
     finally:
         agent.stop()
         server.stop()
+    synced = [r.synced_ms for r in results]
+    rollback = [r.rollback_ms for r in results]
     return {
         "skew_ms_synced": round(statistics.median(synced), 2),
         "skew_ms_synced_max": round(max(synced), 2),
-        "skew_ms_naive": round(statistics.median(naive), 2),
+        "skew_ms_naive": round(statistics.median(r.naive_ms for r in results), 2),
         "rollback_ms": round(statistics.median(rollback), 2),
         "rollback_ms_max": round(max(rollback), 2),
-        "errors_during_switch": errors,
+        # ferryman's switches and rollbacks; the naive update's failures are its own.
+        "errors_during_switch": sum(r.synced_errors + r.rollback_errors for r in results),
+        "errors_naive": sum(r.naive_errors for r in results),
         "rounds": rounds,
         "requests": len(timeline.sent),
     }
@@ -295,7 +295,8 @@ def main() -> None:
     print(f"skew window, synchronized switch: {figures['skew_ms_synced']} ms (median)")
     print(f"skew window, naive per-zone:      {figures['skew_ms_naive']} ms (median)")
     print(f"rollback to last bad answer:      {figures['rollback_ms']} ms (median)")
-    print(f"failed requests during switches:  {figures['errors_during_switch']}")
+    print(f"failed requests, ferryman switch and rollback: {figures['errors_during_switch']}")
+    print(f"failed requests, naive per-zone update:        {figures['errors_naive']}")
     print(json.dumps(figures))
 
 
