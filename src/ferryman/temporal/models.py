@@ -19,21 +19,6 @@ class _Msg(BaseModel):
 # --- build ---------------------------------------------------------------------------------
 
 
-class CheckoutInput(_Msg):
-    """Check out one build node's source into its workspace."""
-
-    run_id: str
-    node: BuildNode
-
-
-class CheckoutResult(_Msg):
-    """Where a node's source was checked out and which commit it is."""
-
-    workspace: str
-    commit: str
-    tree_digest: str
-
-
 class StepInput(_Msg):
     """Run one build step of a node."""
 
@@ -51,15 +36,6 @@ class StepOutcome(_Msg):
     exit_code: int
     duration_s: float
     log_path: str
-
-
-class CollectInput(_Msg):
-    """Store a node's outputs as a content-addressed bundle."""
-
-    run_id: str
-    node_id: str
-    workspace: str
-    outputs: tuple[str, ...]
 
 
 class ArtifactRef(_Msg):

@@ -35,9 +35,6 @@ from ferryman.temporal.models import (
     ArtifactRef,
     CacheProbeInput,
     CacheProbeOutput,
-    CheckoutInput,
-    CheckoutResult,
-    CollectInput,
     NodeBuildInput,
     NodeBuildOutput,
     StepInput,
@@ -51,22 +48,8 @@ def workspace_for(run_id: str, node_id: str) -> Path:
     return paths.workspaces_dir() / safe_run / node_id
 
 
-@activity.defn(name="ferryman.checkout")
-async def checkout_source(data: CheckoutInput) -> CheckoutResult:
-    """Check out a node's source (git clone/fetch through a mirror cache, or a copy)."""
-    dest = workspace_for(data.run_id, data.node.id)
-    try:
-        result = checkout(data.node.source, data.node.ref, dest, paths.home() / "git-cache")
-    except BuildError as exc:
-        raise ApplicationError(str(exc), type="CheckoutFailed", non_retryable=True) from exc
-    return CheckoutResult(
-        workspace=str(result.path), commit=result.commit, tree_digest=result.tree_digest
-    )
-
-
-@activity.defn(name="ferryman.run_step")
 async def run_build_step(data: StepInput, extra_env: dict[str, str] | None = None) -> StepOutcome:
-    """Run one build step; a non-zero exit fails the activity without retry, naming the step.
+    """Run one build step inside ``build_node``; a non-zero exit fails it for good, naming the step.
 
     Args:
         data: The step and where to run it.
@@ -107,21 +90,6 @@ async def run_build_step(data: StepInput, extra_env: dict[str, str] | None = Non
         exit_code=result.exit_code,
         duration_s=result.duration_s,
         log_path=str(log_path),
-    )
-
-
-@activity.defn(name="ferryman.collect_artifacts")
-async def collect_artifacts(data: CollectInput) -> ArtifactRef:
-    """Store a node's outputs in the content-addressed artifact store."""
-    store = ArtifactStore(paths.artifacts_dir())
-    try:
-        bundle = store.collect(Path(data.workspace), data.outputs)
-    except BuildError as exc:
-        raise ApplicationError(
-            f"{data.node_id}: {exc}", type="OutputsMissing", non_retryable=True
-        ) from exc
-    return ArtifactRef(
-        digest=bundle.digest, files={name: entry.digest for name, entry in bundle.files.items()}
     )
 
 
@@ -290,4 +258,4 @@ def _collect(
         ) from exc
 
 
-BUILD_ACTIVITIES = (build_node, probe_cache, checkout_source, run_build_step, collect_artifacts)
+BUILD_ACTIVITIES = (build_node, probe_cache)
