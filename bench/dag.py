@@ -39,13 +39,13 @@ from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from ferryman.build import dag
+from ferryman import dag
 from ferryman.devstack.processes import spawn, wait_until
 from ferryman.devstack.stack import temporal_binary
 from ferryman.plan.models import BuildNode, BuildPlan, StepPlan
 from ferryman.temporal.converter import DATA_CONVERTER
-from ferryman.temporal.models import BuildRequest, BuildResult
-from ferryman.temporal.worker import build_workers
+from ferryman.temporal.models.build import BuildRequest, BuildResult
+from ferryman.temporal.worker.main import build_workers
 from ferryman.temporal.workflows.build import BuildWorkflow
 from ferryman.testing import TemporalDevServer
 

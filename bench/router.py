@@ -25,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ferryman.providers.base import RouteTable
+from ferryman.platform.models import RouteTable
 from ferryman.testing.platform import LocalPlatform
 from ferryman.traffic import LoadConfig, LoadStats, percentile, run_load
 

@@ -42,16 +42,13 @@ from temporalio.client import Client
 from ferryman import paths
 from ferryman.build.artifacts import ArtifactStore
 from ferryman.plan.models import HealthPlan, ServicePlan
-from ferryman.providers.base import InstanceRequest, RouteTable
+from ferryman.platform.models import InstanceRequest, RouteTable
 from ferryman.providers.local import LocalProvider
 from ferryman.temporal.converter import DATA_CONVERTER
-from ferryman.temporal.deploy_models import (
-    Decision,
-    RegionDeployRequest,
-)
+from ferryman.temporal.models.region import Decision, RegionDeployRequest
 from ferryman.temporal.names import region_deploy_id
-from ferryman.temporal.region_workers import RegionWorkers
-from ferryman.temporal.worker import build_workers, local_providers
+from ferryman.temporal.worker.main import build_workers, local_providers
+from ferryman.temporal.worker.regions import RegionWorkers
 from ferryman.temporal.workflows.region import RegionDeployWorkflow
 from ferryman.testing import AgentProcess, TemporalDevServer
 from ferryman.testing.regions import one_service_deploy

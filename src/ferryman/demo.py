@@ -30,8 +30,8 @@ from ferryman.plan.compile import compile_plan
 from ferryman.plan.models import RegionPlan
 from ferryman.providers.local import LocalProvider
 from ferryman.spec.load import load_spec
-from ferryman.temporal.client import Connection, connect
-from ferryman.temporal.starter import start_release
+from ferryman.temporal.client.connection import Connection, connect
+from ferryman.temporal.client.releases import start_release
 from ferryman.traffic import LoadConfig, LoadStats, run_load
 
 console = Console()

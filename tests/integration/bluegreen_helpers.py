@@ -13,7 +13,7 @@ from temporalio.client import Client, WorkflowHandle
 from ferryman import paths
 from ferryman.build.artifacts import ArtifactStore
 from ferryman.plan.models import HealthPlan, ServicePlan
-from ferryman.temporal.deploy_models import RegionDeployRequest, RegionResult
+from ferryman.temporal.models.region import RegionDeployRequest, RegionResult
 from ferryman.temporal.names import region_deploy_id
 from ferryman.temporal.workflows.region import RegionDeployWorkflow
 from ferryman.testing.regions import one_service_deploy

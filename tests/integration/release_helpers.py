@@ -12,9 +12,9 @@ from temporalio.client import Client
 from ferryman.plan.compile import compile_plan
 from ferryman.plan.models import ReleasePlan
 from ferryman.spec.load import load_spec
-from ferryman.temporal.models import ReleaseResult
-from ferryman.temporal.region_workers import RegionWorkers
-from ferryman.temporal.worker import build_workers, local_providers
+from ferryman.temporal.models.release import ReleaseResult
+from ferryman.temporal.worker.main import build_workers, local_providers
+from ferryman.temporal.worker.regions import RegionWorkers
 from ferryman.temporal.workflows.release import ReleaseWorkflow
 
 

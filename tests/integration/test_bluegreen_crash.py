@@ -11,8 +11,8 @@ from temporalio.client import Client
 
 from ferryman.devstack.processes import stop_group
 from ferryman.providers.local import LocalProvider
-from ferryman.temporal.deploy_models import Decision
-from ferryman.temporal.gates import decide
+from ferryman.temporal.client.decisions import decide
+from ferryman.temporal.models.region import Decision
 from ferryman.temporal.names import TASK_QUEUE
 from ferryman.testing import AgentProcess, TemporalDevServer
 from ferryman.testing.processes import start_worker

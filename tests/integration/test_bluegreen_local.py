@@ -17,10 +17,10 @@ from temporalio.client import Client, WorkflowFailureError
 from ferryman.devstack.processes import pid_alive
 from ferryman.errors import ReleaseError
 from ferryman.providers.local import LocalProvider
-from ferryman.temporal.deploy_models import Decision
-from ferryman.temporal.gates import decide
-from ferryman.temporal.region_workers import RegionWorkers
-from ferryman.temporal.worker import build_workers, local_providers
+from ferryman.temporal.client.decisions import decide
+from ferryman.temporal.models.region import Decision
+from ferryman.temporal.worker.main import build_workers, local_providers
+from ferryman.temporal.worker.regions import RegionWorkers
 from ferryman.testing import AgentProcess
 
 from .bluegreen_helpers import (

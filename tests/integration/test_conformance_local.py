@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ferryman.providers.base import Instance, InstanceRequest, Provider, ServiceState
+from ferryman.platform.models import Instance, InstanceRequest, ServiceState
+from ferryman.providers.base import Provider
 from ferryman.testing.conformance import CHECKS, Target
 from ferryman.testing.platform import LocalPlatform
 

@@ -27,7 +27,8 @@ import httpx
 import pytest
 
 from ferryman.errors import AgentUnavailable, ProviderError
-from ferryman.providers.base import Instance, InstanceRequest, Provider, RouteTable
+from ferryman.platform.models import Instance, InstanceRequest, RouteTable
+from ferryman.providers.base import Provider
 from ferryman.providers.local import LocalProvider
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]

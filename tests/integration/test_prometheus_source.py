@@ -26,7 +26,7 @@ from ferryman.metrics import (
     PrometheusMetrics,
     SourceUnavailable,
 )
-from ferryman.providers.base import RouteTable
+from ferryman.platform.models import RouteTable
 from ferryman.testing import free_port
 from ferryman.testing.platform import LocalPlatform
 from ferryman.traffic import LoadConfig, run_load

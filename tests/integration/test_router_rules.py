@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from ferryman.errors import ProviderError
-from ferryman.providers.base import Mirror, RouteRule, RouteTable
+from ferryman.platform.models import Mirror, RouteRule, RouteTable
 from ferryman.testing.platform import LocalPlatform
 from ferryman.traffic import LoadConfig, run_load
 

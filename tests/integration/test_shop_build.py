@@ -35,8 +35,8 @@ from ferryman.demo import prepare_example
 from ferryman.plan.compile import compile_build, compile_plan
 from ferryman.plan.models import BuildPlan
 from ferryman.spec.load import load_spec
-from ferryman.temporal.models import BuildRequest, BuildResult
-from ferryman.temporal.worker import build_workers
+from ferryman.temporal.models.build import BuildRequest, BuildResult
+from ferryman.temporal.worker.main import build_workers
 from ferryman.temporal.workflows.build import BuildWorkflow
 from ferryman.testing import free_port
 

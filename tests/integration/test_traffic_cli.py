@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ferryman.providers.base import RouteTable
+from ferryman.platform.models import RouteTable
 from ferryman.testing.platform import LocalPlatform
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]

@@ -13,8 +13,8 @@ from temporalio.client import Client
 
 from ferryman.devstack.processes import stop_group
 from ferryman.providers.local import LocalProvider
+from ferryman.temporal.client.releases import start_release
 from ferryman.temporal.names import BUILD_TASK_QUEUE, TASK_QUEUE
-from ferryman.temporal.starter import start_release
 from ferryman.testing import AgentProcess, TemporalDevServer
 from ferryman.testing.processes import start_worker
 

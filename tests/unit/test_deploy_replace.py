@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ferryman.deploy.replace import derive_version, is_live
-from ferryman.providers.base import RouteTable, ServiceState
+from ferryman.platform.models import RouteTable, ServiceState
 
 
 def state(by_zone: dict[str, list[str]], weights: dict[str, int] | None) -> ServiceState:
@@ -20,7 +20,7 @@ def test_is_live_needs_routes_and_every_zone() -> None:
 
 
 def test_a_table_with_rules_or_a_mirror_is_not_live() -> None:
-    from ferryman.providers.base import Mirror, RouteRule
+    from ferryman.platform.models import Mirror, RouteRule
 
     base = state({"a": ["v2"]}, {"v2": 100})
     assert base.routes is not None

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from ferryman.cli.plan_view import plan_json, plan_tree
 from ferryman.errors import PlanError
 from ferryman.plan.compile import compile_plan, resolve_source
-from ferryman.plan.render import plan_json, plan_tree
 from ferryman.spec.models import Spec
 
 SPEC = {

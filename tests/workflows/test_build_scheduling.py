@@ -17,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from ferryman.plan.models import BuildNode, BuildPlan, StepPlan
-from ferryman.temporal.models import (
+from ferryman.temporal.models.build import (
     ArtifactRef,
     BuildRequest,
     BuildResult,

@@ -21,14 +21,10 @@ from temporalio.testing import WorkflowEnvironment
 from ferryman import paths
 from ferryman.build.artifacts import ArtifactStore
 from ferryman.plan.models import HealthPlan, ServicePlan
-from ferryman.providers.base import RouteTable
-from ferryman.temporal.deploy_models import (
-    Decision,
-    RegionDeployRequest,
-    RegionResult,
-)
-from ferryman.temporal.region_workers import RegionWorkers
-from ferryman.temporal.worker import build_workers
+from ferryman.platform.models import RouteTable
+from ferryman.temporal.models.region import Decision, RegionDeployRequest, RegionResult
+from ferryman.temporal.worker.main import build_workers
+from ferryman.temporal.worker.regions import RegionWorkers
 from ferryman.temporal.workflows.region import RegionDeployWorkflow
 from ferryman.testing.fake_provider import FakeProvider
 from ferryman.testing.regions import one_service_deploy

@@ -18,8 +18,8 @@ from temporalio.testing import WorkflowEnvironment
 from ferryman.plan.compile import compile_plan
 from ferryman.plan.models import ReleasePlan
 from ferryman.spec.models import Spec
-from ferryman.temporal.region_workers import RegionWorkers
-from ferryman.temporal.worker import build_workers
+from ferryman.temporal.worker.main import build_workers
+from ferryman.temporal.worker.regions import RegionWorkers
 from ferryman.temporal.workflows.release import ReleaseWorkflow
 from ferryman.testing.fake_provider import FakeProvider
 

@@ -25,7 +25,7 @@ from ferryman.plan.compile import compile_build
 from ferryman.plan.models import BuildPlan
 from ferryman.plan.select import affected_plan
 from ferryman.spec.load import load_spec
-from ferryman.temporal.models import BuildRequest
+from ferryman.temporal.models.build import BuildRequest
 from ferryman.temporal.names import TASK_QUEUE
 from ferryman.temporal.workflows.build import BuildWorkflow
 

@@ -14,7 +14,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError
 
 from ferryman.cli.live import STYLES
-from ferryman.temporal.models import BuildResult
+from ferryman.temporal.models.build import BuildResult
 from ferryman.temporal.workflows.build import BuildWorkflow
 
 BuildHandle = WorkflowHandle[BuildWorkflow, BuildResult]

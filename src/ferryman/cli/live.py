@@ -9,14 +9,15 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 from temporalio.client import Client, WorkflowFailureError
-from temporalio.service import RPCError
 
-from ferryman.temporal.deploy_models import RegionProgress
-from ferryman.temporal.models import ReleaseProgress, ReleaseResult
-from ferryman.temporal.names import region_deploy_id
-from ferryman.temporal.starter import ReleaseHandle
-from ferryman.temporal.workflows.region import RegionDeployWorkflow
-from ferryman.temporal.workflows.release import ReleaseWorkflow
+from ferryman.temporal.client.releases import (
+    ReleaseHandle,
+    Source,
+    region_progress,
+    release_progress,
+)
+from ferryman.temporal.models.region import RegionProgress
+from ferryman.temporal.models.release import ReleaseProgress, ReleaseResult
 
 STYLES = {
     "succeeded": "green",
@@ -45,7 +46,15 @@ def _styled(value: str) -> Text:
 def render_regions(regions: list[RegionProgress]) -> Table:
     """One row per region, service and zone: status, versions running, traffic split."""
     table = Table(
-        "region", "service", "zone", "status", "running", "traffic", box=None, padding=(0, 2)
+        "region",
+        "service",
+        "zone",
+        "status",
+        "running",
+        "traffic",
+        "step",
+        box=None,
+        padding=(0, 2),
     )
     for region in regions:
         for service in region.services:
@@ -58,7 +67,18 @@ def render_regions(regions: list[RegionProgress]) -> Table:
                     _styled(zone.status),
                     ", ".join(zone.versions),
                     split if index == 0 else "",
+                    (service.step or service.phase) if index == 0 else "",
                 )
+    return table
+
+
+def render_waves(progress: ReleaseProgress) -> Table:
+    """One row per region: its wave and where the release stands there."""
+    table = Table("wave", "region", "state", box=None, padding=(0, 2))
+    for number, wave in enumerate(progress.waves, start=1):
+        for index, region in enumerate(wave):
+            state = progress.regions.get(region, "pending")
+            table.add_row(str(number) if index == 0 else "", region, _styled(state))
     return table
 
 
@@ -79,6 +99,8 @@ def render_progress(
         for node, status in progress.nodes.items():
             nodes.add_row(node, _styled(status))
         parts.append(nodes)
+    if progress.waves:
+        parts.append(render_waves(progress))
     if regions:
         parts.append(render_regions(regions))
     for event in progress.events[-events:]:
@@ -90,22 +112,13 @@ def render_progress(
 
 async def poll(
     client: Client, release_id: str
-) -> tuple[ReleaseProgress | None, list[RegionProgress]]:
-    """The release's progress and that of every region deploy it has started."""
-    try:
-        progress = await client.get_workflow_handle(release_id).query(ReleaseWorkflow.progress)
-    except RPCError:
-        return None, []
-    regions = []
-    for region, status in progress.regions.items():
-        if status == "pending":
-            continue
-        handle = client.get_workflow_handle(region_deploy_id(release_id, region))
-        try:
-            regions.append(await handle.query(RegionDeployWorkflow.progress))
-        except RPCError:
-            continue
-    return progress, regions
+) -> tuple[ReleaseProgress | None, list[RegionProgress], Source]:
+    """The release's progress, that of every region deploy it started, and their source."""
+    progress, source = await release_progress(client, release_id)
+    if progress is None or source != "worker":
+        return progress, [], source
+    started = [region for region, state in progress.regions.items() if state != "pending"]
+    return progress, await region_progress(client, release_id, started), source
 
 
 async def follow(
@@ -116,7 +129,7 @@ async def follow(
     with Live(console=console, refresh_per_second=4, transient=False) as live:
         while True:
             done = result_task.done()
-            progress, regions = await poll(client, handle.id)
+            progress, regions, _ = await poll(client, handle.id)
             if progress is not None:
                 live.update(render_progress(progress, regions))
             if done:

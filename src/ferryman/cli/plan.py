@@ -9,8 +9,8 @@ import typer
 from ferryman import paths
 from ferryman.build.history import last_durations, load_records
 from ferryman.cli.app import app, console
+from ferryman.cli.plan_view import dag_tree, plan_json, plan_tree
 from ferryman.plan.compile import compile_build, compile_plan
-from ferryman.plan.render import dag_tree, plan_json, plan_tree
 from ferryman.spec.load import load_spec
 
 

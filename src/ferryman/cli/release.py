@@ -8,11 +8,17 @@ import typer
 from rich.table import Table
 
 from ferryman.cli.app import app, console, fail
-from ferryman.cli.context import AddressOption, NamespaceOption, client_for, run
+from ferryman.cli.context import (
+    AddressOption,
+    NamespaceOption,
+    client_for,
+    run,
+    serve_regions_on_dev_stack,
+)
 from ferryman.cli.live import follow, poll, render_progress
 from ferryman.plan.compile import compile_plan
 from ferryman.spec.load import load_spec
-from ferryman.temporal.starter import recent_releases, start_release
+from ferryman.temporal.client.releases import recent_releases, start_release
 
 
 @app.command()
@@ -29,6 +35,7 @@ def release(
 
     async def go() -> int:
         client = await client_for(temporal_address, namespace)
+        serve_regions_on_dev_stack(plan)
         handle = await start_release(client, plan)
         console.print(f"started [bold]{handle.id}[/]")
         if detach:
@@ -59,9 +66,17 @@ def status(
                 table.add_row(*row)
             console.print(table)
             return
-        progress, regions = await poll(client, release_id)
-        if progress is None:
+        progress, regions, source = await poll(client, release_id)
+        if progress is None and source == "none":
             raise fail(f"no release {release_id!r} (see `ferryman status` for recent ones)")
+        if source == "server":
+            console.print(
+                "[yellow]no worker answered; showing what the server recorded last[/]"
+                " (start one with `ferryman dev` or `ferryman worker`)"
+            )
+        if progress is None:
+            console.print(f"{release_id} has not recorded any progress yet")
+            return
         console.print(render_progress(progress, regions, events=50))
 
     run(go())

@@ -24,7 +24,7 @@ from ferryman.devstack.processes import (
 from ferryman.devstack.prometheus import PrometheusProcess, prometheus_binary
 from ferryman.errors import DevStackError
 from ferryman.temporal.names import SEARCH_ATTRIBUTES
-from ferryman.temporal.worker import READY_LINE
+from ferryman.temporal.worker.main import READY_LINE
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,11 @@ class StackInfo:
 def info_path() -> Path:
     """Where the running stack is recorded."""
     return paths.home() / "dev.json"
+
+
+def regions_file() -> Path:
+    """The regions the dev stack's worker serves; ``ferryman release`` adds a plan's."""
+    return paths.home() / "regions.json"
 
 
 def load_info() -> StackInfo | None:
@@ -193,6 +198,7 @@ class DevStack:
             "--namespace", info.namespace,
             "--agent-url", info.agent_url,
             "--build-slots", str(self.config.build_slots),
+            "--central", "--regions-file", str(regions_file()),
         ]  # fmt: skip
         process = spawn(argv, log, env={"FERRYMAN_HOME": str(paths.home())})
         wait_until(lambda: _log_has(log, READY_LINE), 60, "ferryman worker", process, log)
@@ -219,7 +225,7 @@ def _register_search_attributes(info: StackInfo) -> None:
     """Add ferryman's search attributes to an existing cluster if they are missing."""
     import asyncio
 
-    from ferryman.temporal.client import Connection, connect
+    from ferryman.temporal.client.connection import Connection, connect
     from ferryman.temporal.search_attributes import register_search_attributes
 
     async def register() -> None:

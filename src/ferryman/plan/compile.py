@@ -8,7 +8,8 @@ import sys
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
-from ferryman.build.dag import topological_order
+from ferryman.dag import topological_order
+from ferryman.deploy.strategies import BlueGreenOptions, ReplaceOptions, StrategyOptions
 from ferryman.errors import PlanError
 from ferryman.plan.matrix import Leg, expand_matrix, node_id
 from ferryman.plan.models import (
@@ -21,8 +22,7 @@ from ferryman.plan.models import (
     ServicePlan,
     StepPlan,
 )
-from ferryman.spec.models import Repo, Service, Spec
-from ferryman.temporal.names import BUILD_TASK_QUEUE
+from ferryman.spec.models import BlueGreen, Repo, Service, Spec, Strategy
 
 _URL = re.compile(r"^([a-z][a-z0-9+.-]*://|git@)")
 _MATRIX_REF = re.compile(r"\$\{\{\s*matrix\.([A-Za-z0-9_-]+)\s*\}\}")
@@ -33,11 +33,6 @@ def local_platform() -> str:
     """This machine as a matrix ``platform`` value, e.g. ``linux/amd64``."""
     machine = _platform.machine().lower()
     return f"{sys.platform.rstrip('0123456789')}/{_ARCH.get(machine, machine)}"
-
-
-def platform_queue(value: str) -> str:
-    """The per-platform build queue of a ``platform`` value: ``ferryman-build-linux-amd64``."""
-    return f"{BUILD_TASK_QUEUE}-{re.sub(r'[^a-z0-9]+', '-', value.lower()).strip('-')}"
 
 
 def resolve_source(source: str, spec_dir: Path) -> str:
@@ -87,7 +82,7 @@ def _build_node(
     leg: Leg,
     spec_dir: Path,
     needs: tuple[str, ...],
-    task_queue: str,
+    runs_on: str,
 ) -> BuildNode:
     extra = _matrix_env(leg)
     steps = tuple(
@@ -113,7 +108,7 @@ def _build_node(
         steps=steps,
         outputs=repo.outputs,
         needs=needs,
-        task_queue=task_queue,
+        runs_on=runs_on,
     )
 
 
@@ -128,8 +123,8 @@ def compile_build(
     Args:
         spec: The loaded spec (already validated: no unknown needs, no cycles).
         spec_path: Where the spec was read from.
-        platform_queues: Platforms served by their own workers; their legs go to
-            ``ferryman-build-<os>-<arch>``, every other leg to ``ferryman-build``.
+        platform_queues: Platforms served by their own build workers; their legs
+            run there (``runs_on``), every other leg on any build worker.
         durations: Node id → last measured duration, used for priorities.
 
     Returns:
@@ -146,11 +141,9 @@ def compile_build(
             needs = tuple(
                 dep for need in repo.needs for dep in _needed_legs(leg, legs.get(need, []))
             )
-            value = leg.get("platform")
-            queue = (
-                platform_queue(value) if value and value in platform_queues else BUILD_TASK_QUEUE
-            )
-            node = _build_node(name, repo, leg, spec_dir, needs, queue)
+            value = leg.get("platform", "")
+            runs_on = value if value in platform_queues else ""
+            node = _build_node(name, repo, leg, spec_dir, needs, runs_on)
             if durations and nid in durations:
                 node = node.model_copy(update={"expected_duration_s": durations[nid]})
             by_id[nid] = node
@@ -197,12 +190,28 @@ def _service_plan(name: str, service: Service, artifact: str) -> ServicePlan:
             interval_s=health.interval_seconds,
         ),
         replicas=service.replicas,
-        strategy=(
-            service.strategy.blue_green.options()
-            if service.strategy is not None and service.strategy.blue_green is not None
-            else None
-        ),
+        strategy=strategy_options(service.strategy),
     )
+
+
+def _blue_green(spec: BlueGreen) -> BlueGreenOptions:
+    return BlueGreenOptions(
+        auto_promote=spec.auto_promote,
+        preview=spec.preview,
+        smoke=spec.smoke,
+        post_smoke=spec.post_smoke,
+        traffic_steps=spec.traffic_steps,
+        pause_s=spec.pause_seconds,
+        scale_down_delay_s=spec.scale_down_delay_seconds,
+        progress_deadline_s=spec.progress_deadline_seconds,
+    )
+
+
+def strategy_options(strategy: Strategy | None) -> StrategyOptions:
+    """The plan's options for a service's ``strategy`` key; ``replace`` when it has none."""
+    if strategy is not None and strategy.blue_green is not None:
+        return _blue_green(strategy.blue_green)
+    return ReplaceOptions()
 
 
 def compile_plan(

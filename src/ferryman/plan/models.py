@@ -7,9 +7,11 @@ resolved to absolute paths or URLs and durations in seconds.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
-from ferryman.deploy.bluegreen import BlueGreenOptions
+from ferryman.deploy.strategies import ReplaceOptions, StrategyOptions
 
 
 class _Plan(BaseModel):
@@ -38,8 +40,12 @@ class BuildNode(_Plan):
     steps: tuple[StepPlan, ...]
     outputs: tuple[str, ...]
     needs: tuple[str, ...] = ()
-    task_queue: str = Field(
-        default="ferryman-build", description="Task queue whose workers run this node's steps."
+    runs_on: str = Field(
+        default="",
+        description=(
+            "Platform whose own workers build this node (a ``platform`` matrix value);"
+            " empty: any build worker."
+        ),
     )
     expected_duration_s: float | None = Field(
         default=None, description="Last measured duration, for priorities; None if unknown."
@@ -88,8 +94,8 @@ class ServicePlan(_Plan):
     env: dict[str, str] = Field(default_factory=dict)
     health: HealthPlan = Field(default_factory=HealthPlan)
     replicas: int = 1
-    strategy: BlueGreenOptions | None = Field(
-        default=None, description="Blue-green options; None: switch at once (level 1)."
+    strategy: StrategyOptions = Field(
+        default_factory=ReplaceOptions, description="How the new version replaces the old one."
     )
 
 
@@ -100,13 +106,37 @@ class RegionPlan(_Plan):
     zones: tuple[str, ...]
 
 
+class WavePlan(_Plan):
+    """Regions deployed together; the next wave starts once this one baked."""
+
+    regions: tuple[str, ...]
+    bake_s: float = Field(default=0.0, ge=0, description="Durable wait after the wave.")
+
+
+KeepPrevious = Literal["until-done", "bake", "none"]
+"""How long old versions stay warm: until the release commits, through the wave's
+bake, or not at all (a rollback then starts them again from their artifacts)."""
+
+
 class DeployPlan(_Plan):
-    """Where and what to deploy."""
+    """Where and what to deploy, and in which order."""
 
     environment: str
     platform: str = "local"
     regions: tuple[RegionPlan, ...]
     services: tuple[ServicePlan, ...]
+    waves: tuple[WavePlan, ...] = Field(
+        default=(), description="Empty: one region per wave, in the order of ``regions``."
+    )
+    keep_previous: KeepPrevious = "until-done"
+
+    def ordered_waves(self) -> tuple[WavePlan, ...]:
+        """The waves, or one per region in declaration order when none are given."""
+        return self.waves or tuple(WavePlan(regions=(r.name,)) for r in self.regions)
+
+    def region(self, name: str) -> RegionPlan:
+        """The region called ``name``."""
+        return next(region for region in self.regions if region.name == name)
 
 
 class ReleasePlan(_Plan):

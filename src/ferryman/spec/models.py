@@ -32,12 +32,8 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ferryman.deploy.bluegreen import (
-    BlueGreenOptions,
-    PreviewMatch,
-    SmokeCheck,
-    check_traffic_steps,
-)
+from ferryman.deploy.steps import PreviewMatch, SmokeCheck
+from ferryman.deploy.strategies.blue_green import check_traffic_steps
 
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 _NAME = re.compile(NAME_PATTERN)
@@ -179,24 +175,24 @@ class BlueGreen(_Frozen):
         check_traffic_steps(value)
         return value
 
-    def options(self) -> BlueGreenOptions:
-        """The deploy step machine's options."""
-        return BlueGreenOptions(
-            auto_promote=self.auto_promote,
-            preview=self.preview,
-            smoke=self.smoke,
-            post_smoke=self.post_smoke,
-            traffic_steps=self.traffic_steps,
-            pause_s=self.pause_seconds,
-            scale_down_delay_s=self.scale_down_delay_seconds,
-            progress_deadline_s=self.progress_deadline_seconds,
-        )
+
+class Replace(_Frozen):
+    """Level 1: start the new version everywhere, switch at once, retire the old one."""
 
 
 class Strategy(_Frozen):
-    """How a new version replaces the old one; without one, level 1 (switch at once)."""
+    """How a new version replaces the old one: exactly one key; without any, ``replace``."""
 
+    replace: Replace | None = None
     blue_green: BlueGreen | None = Field(default=None, alias="blue-green")
+
+    @model_validator(mode="after")
+    def _one_strategy(self) -> Strategy:
+        fields = type(self).model_fields
+        chosen = [fields[name].alias or name for name, value in self if value is not None]
+        if len(chosen) > 1:
+            raise ValueError(f"choose one strategy, got {', '.join(chosen)}")
+        return self
 
 
 class Service(_Frozen):

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ferryman.build.dag import find_cycle
+from ferryman.dag import find_cycle
 from ferryman.errors import SpecIssue
 from ferryman.spec.models import Spec
 

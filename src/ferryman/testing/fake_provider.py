@@ -9,14 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ferryman.errors import ProviderError
-from ferryman.providers.base import (
+from ferryman.platform.models import (
     HealthReport,
     Instance,
     InstanceRequest,
     RouteTable,
     ServiceState,
 )
-from ferryman.providers.routes import RouteError, check_table
+from ferryman.platform.routes import RouteError, check_table
 
 
 @dataclass

@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 from types import TracebackType
 
-from ferryman.providers.base import HealthReport, Instance, InstanceRequest, RouteTable
+from ferryman.platform.models import HealthReport, Instance, InstanceRequest, RouteTable
 from ferryman.providers.local import LocalProvider
 from ferryman.testing import instances
 from ferryman.testing.processes import AgentProcess

@@ -55,13 +55,20 @@ class TemporalDevServer:
             self.process = None
 
 
-def start_worker(temporal_address: str, agent_url: str, log: Path) -> Popen[bytes]:
-    """The ferryman worker as its own process on the standard queues; returns once ready."""
-    from ferryman.temporal.worker import READY_LINE
+def start_worker(temporal_address: str, agent_url: str, log: Path, *extra: str) -> Popen[bytes]:
+    """``ferryman worker`` as its own process; returns once ready.
+
+    Args:
+        temporal_address: The cluster.
+        agent_url: The local platform agent.
+        log: Where its output goes.
+        extra: More options, e.g. ``--region eu-1`` (default: a central worker).
+    """
+    from ferryman.temporal.worker.main import READY_LINE
 
     argv = [
         sys.executable, "-m", "ferryman.temporal.worker",
-        "--temporal-address", temporal_address, "--agent-url", agent_url,
+        "--temporal-address", temporal_address, "--agent-url", agent_url, *extra,
     ]  # fmt: skip
     log.unlink(missing_ok=True)
     process = spawn(argv, log)

@@ -7,20 +7,25 @@ here: Temporal retries the activity.
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from ferryman.errors import AgentUnavailable, ProviderError
-from ferryman.providers.base import (
+from ferryman import paths
+from ferryman.build.artifacts import ArtifactStore
+from ferryman.errors import AgentUnavailable, BuildError, ProviderError
+from ferryman.platform.models import (
     HealthReport,
     Instance,
     InstanceRequest,
     RouteTable,
     ServiceState,
 )
+from ferryman.providers.local.unpack import unpack_once
 from ferryman.providers.local.wire import (
     AgentEvent,
     AgentHealth,
@@ -57,9 +62,24 @@ class LocalProvider:
         return f"LocalProvider({self.base_url!r})"
 
     async def prepare(self, key: str, request: InstanceRequest) -> list[Instance]:
-        """Start ``request.replicas`` instances of a version in a zone (idempotent by key)."""
+        """Start ``request.replicas`` instances of a version in a zone (idempotent by key).
+
+        A request naming only an ``artifact_digest`` runs that bundle, unpacked once
+        from the artifact store under ``FERRYMAN_HOME``.
+        """
+        if not request.artifact_dir and request.artifact_digest:
+            unpacked = await asyncio.to_thread(self._unpack, request)
+            request = request.model_copy(update={"artifact_dir": str(unpacked)})
         body = PrepareBody(key=key, request=request)
         return (await self._call("POST", "/v1/prepare", PrepareResult, body)).instances
+
+    @staticmethod
+    def _unpack(request: InstanceRequest) -> Path:
+        store = ArtifactStore(paths.artifacts_dir())
+        try:
+            return unpack_once(store, request.artifact_digest, paths.home() / "unpacked")
+        except BuildError as exc:
+            raise ProviderError(f"artifact {request.artifact_digest}: {exc}") from exc
 
     async def health(self, region: str, zone: str, service: str, version: str) -> HealthReport:
         """Check every instance of a version in a zone."""

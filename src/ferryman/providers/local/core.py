@@ -16,15 +16,24 @@ import os
 import re
 import secrets
 import shutil
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from pydantic import BaseModel
 
-from ferryman.providers.base import HealthReport, InstanceRequest, RouteTable, ServiceState
+from ferryman.platform.models import (
+    HealthReport,
+    InstanceRequest,
+    Launch,
+    RouteTable,
+    ServiceState,
+)
+from ferryman.platform.routes import RouteError, check_table
 from ferryman.providers.local import processes, relabel
 from ferryman.providers.local.instances import InstanceManager
+from ferryman.providers.local.records import Launch as LaunchRecord
 from ferryman.providers.local.router import RegionTable, Router
 from ferryman.providers.local.state import AgentStore
 from ferryman.providers.local.wire import (
@@ -35,7 +44,6 @@ from ferryman.providers.local.wire import (
     RetireResult,
     RoutesResult,
 )
-from ferryman.providers.routes import RouteError, check_table
 
 log = logging.getLogger("ferryman.agent")
 
@@ -209,8 +217,23 @@ class AgentCore:
     def state(self, region: str, service: str) -> ServiceState:
         """What a region runs and routes for one service."""
         by_zone: dict[str, set[str]] = {}
+        per_zone: Counter[tuple[str, str]] = Counter()
+        launched: dict[str, LaunchRecord] = {}
         for record in self.manager.running(region, service=service):
             by_zone.setdefault(record.zone, set()).add(record.version)
+            per_zone[(record.version, record.zone)] += 1
+            launched[record.version] = record.launch
+        launches = {
+            version: Launch(
+                artifact_digest=launch.artifact_digest,
+                command=launch.command,
+                env=launch.env,
+                replicas=max(n for (v, _), n in per_zone.items() if v == version),
+                health_path=launch.health_path,
+                health_status=launch.health_status,
+            )
+            for version, launch in launched.items()
+        }
         current = self._routes.get(region, {}).get(service)
         router = self._routers.get(region)
         return ServiceState(
@@ -220,6 +243,7 @@ class AgentCore:
             routes=None if current is None else current[0],
             generation=self._generation(region),
             router_url=None if router is None else router.url,
+            launches=launches,
         )
 
     def instances(self) -> InstancesResult:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import aiohttp
 
-from ferryman.providers.base import HealthReport, InstanceRequest
+from ferryman.platform.models import HealthReport, InstanceRequest
 from ferryman.providers.local import processes
 from ferryman.providers.local.records import InstanceRecord, Launch
 from ferryman.providers.local.state import AgentStore
@@ -111,6 +111,7 @@ class InstanceManager:
             env=dict(request.env),
             health_path=request.health_path,
             health_status=request.health_status,
+            artifact_digest=request.artifact_digest,
         )
         started = []
         for _ in range(count):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ferryman.providers.base import Instance
+from ferryman.platform.models import Instance
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,7 @@ class Launch:
             ``FERRYMAN_*`` identity excluded (those are set at each start).
         health_path: Path answered by a healthy instance.
         health_status: Status a healthy instance answers with.
+        artifact_digest: The artifact bundle the release directory holds.
     """
 
     command: str
@@ -25,6 +26,7 @@ class Launch:
     env: dict[str, str]
     health_path: str
     health_status: int
+    artifact_digest: str = ""
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 The router picks the service from the first label of the ``Host`` header (or
 the region's only routed service), the version from the service's rules and
-weighted split (:class:`ferryman.providers.routes.Chooser`), and the instance
+weighted split (:class:`ferryman.platform.routes.Chooser`), and the instance
 among that version's healthy ones, preferring the zone named by the
 ``X-Ferryman-Client-Zone`` request header. The route table is an immutable
 object replaced whole, so a request sees either the old table or the new one,
@@ -31,10 +31,10 @@ from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from ferryman.providers.base import RouteTable
+from ferryman.platform.models import RouteTable
+from ferryman.platform.routes import Chooser
 from ferryman.providers.local.records import InstanceRecord
 from ferryman.providers.local.stats import RouterStats, gauge_lines
-from ferryman.providers.routes import Chooser
 
 log = logging.getLogger("ferryman.agent")
 

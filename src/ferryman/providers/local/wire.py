@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from ferryman.providers.base import Instance, InstanceRequest, RouteTable
+from ferryman.platform.models import Instance, InstanceRequest, RouteTable
 
 
 class _Body(BaseModel):

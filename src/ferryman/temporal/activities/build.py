@@ -31,7 +31,7 @@ from ferryman.build.provenance import ProvenanceStore, build_statement
 from ferryman.build.steps import run_step
 from ferryman.errors import BuildError
 from ferryman.plan.models import BuildNode
-from ferryman.temporal.models import (
+from ferryman.temporal.models.build import (
     ArtifactRef,
     CacheProbeInput,
     CacheProbeOutput,

@@ -1,48 +1,97 @@
-"""``ReleaseWorkflow``: build, then deploy region by region through child workflows.
+"""``ReleaseWorkflow``: interprets the release's steps, and undoes them as a saga.
 
-The build is a ``BuildWorkflow`` child (``<release>/build``); each region is a
-``RegionDeployWorkflow`` child (``<release>/region/<name>``) that takes every
-zone to the new version together. Regions go one after another; the first
-that fails or is rolled back stops the release, and the regions after it are
-never touched.
+The steps come from ``ferryman.plan.release``: a ``BuildWorkflow`` child
+(``<release>/build``), then each wave of regions switched at once (one
+``RegionDeployWorkflow`` child per region, ``<release>/region/<name>``; the old
+versions stay warm), the wave's bake, and the finalize that retires old
+versions (``…/region/<name>/finalize``) once the release no longer needs them.
+
+If a region fails, or someone asks for a ``rollback`` (an Update), the regions
+still switching are cancelled, which puts each of them back, and every region
+already switched is restored from its recorded state (``…/region/<name>/restore``),
+the last wave first. A failure then fails the release with its cause; a
+rollback ends it ``rolled-back``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Awaitable
+from datetime import timedelta
+from typing import Any, TypeVar
+
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError, ChildWorkflowError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    CancelledError,
+    ChildWorkflowError,
+)
 
 with workflow.unsafe.imports_passed_through():
-    from ferryman.deploy.replace import derive_version, replace_options
-    from ferryman.plan.models import RegionPlan, ReleasePlan
-    from ferryman.temporal.deploy_models import RegionDeployRequest, RegionResult, ServiceRollout
+    from ferryman.plan.models import ReleasePlan
+    from ferryman.plan.release import (
+        Bake,
+        BuildStep,
+        DeployWave,
+        Finalize,
+        ReleaseStep,
+        compensation,
+        release_steps,
+    )
+    from ferryman.plan.version import derive_version
     from ferryman.temporal.failures import failure_message
-    from ferryman.temporal.models import (
-        BuildRequest,
-        BuildResult,
+    from ferryman.temporal.models.build import BuildRequest, BuildResult
+    from ferryman.temporal.models.region import (
+        Decision,
+        RegionAction,
+        RegionDeployRequest,
+        RegionResult,
+        ServiceRollout,
+    )
+    from ferryman.temporal.models.release import (
+        FINISHED_PHASES,
+        RegionState,
         ReleaseEvent,
+        ReleasePhase,
         ReleaseProgress,
         ReleaseResult,
+        ReleaseStatus,
     )
     from ferryman.temporal.names import ENV, PHASE, SYSTEM, VERSION, build_id, region_deploy_id
     from ferryman.temporal.workflows.build import BuildWorkflow
     from ferryman.temporal.workflows.region import RegionDeployWorkflow
 
+FAILURES = (ActivityError, ApplicationError, ChildWorkflowError)
+T = TypeVar("T")
+
+
+class RollbackRequested(Exception):
+    """Raised inside the workflow when a ``rollback`` Update interrupts the release."""
+
 
 @workflow.defn(name="ferryman.Release")
 class ReleaseWorkflow:
-    """Interprets a ``ReleasePlan``: build, then deploy region by region."""
+    """Interprets a ``ReleasePlan``: build, waves of regions, finalize; a saga on failure."""
 
     def __init__(self) -> None:
         self._id = ""
         self._plan: ReleasePlan | None = None
-        self._phase = "pending"
+        self._phase: ReleasePhase = "pending"
         self._version = ""
         self._nodes: dict[str, str] = {}
-        self._regions: dict[str, str] = {}
+        self._regions: dict[str, RegionState] = {}
         self._events: list[ReleaseEvent] = []
         self._routers: dict[str, str] = {}
         self._error = ""
+        self._results: dict[str, RegionResult] = {}
+        self._touched: list[tuple[int, str]] = []
+        self._rollouts: tuple[ServiceRollout, ...] = ()
+        self._rollback: Decision | None = None
+        self._committed = False
+
+    # --- humans ---------------------------------------------------------------------------------
 
     @workflow.query(name="progress")
     def progress(self) -> ReleaseProgress:
@@ -55,15 +104,39 @@ class ReleaseWorkflow:
             phase=self._phase,
             version=self._version,
             nodes=dict(self._nodes),
+            waves=tuple(w.regions for w in plan.deploy.ordered_waves()) if plan else (),
             regions=dict(self._regions),
             events=tuple(self._events),
             router_urls=dict(self._routers),
             error=self._error,
         )
 
+    @workflow.update
+    async def rollback(self, decision: Decision) -> str:
+        """Put back every region the release touched; answers once they are back."""
+        self._rollback = decision
+        await workflow.wait_condition(lambda: self._phase in FINISHED_PHASES)
+        restored = [r for r, state in self._regions.items() if state == "restored"]
+        where = f"restored {', '.join(restored)}" if restored else "no region was touched"
+        return f"{self._id}: {self._phase} ({where}; asked by {decision.by})"
+
+    @rollback.validator
+    def _check_rollback(self, decision: Decision) -> None:
+        if self._phase in FINISHED_PHASES:
+            raise ValueError(
+                f"{self._id} already finished ({self._phase}); release the previous version "
+                "to go back"
+            )
+        if self._committed:
+            raise ValueError(f"{self._id} already committed; it is retiring the old versions")
+        if self._rollback is not None:
+            raise ValueError(f"{self._id} is already rolling back (asked by {self._rollback.by})")
+
+    # --- the run --------------------------------------------------------------------------------
+
     @workflow.run
     async def run(self, plan: ReleasePlan) -> ReleaseResult:
-        """Build the plan, then deploy it; fails with a one-line reason."""
+        """Carry out the plan's steps; undo what was done on failure or rollback."""
         self._id = workflow.info().workflow_id
         self._plan = plan
         self._nodes = {node.id: "pending" for node in plan.build.nodes}
@@ -71,61 +144,82 @@ class ReleaseWorkflow:
         workflow.upsert_search_attributes(
             [SYSTEM.value_set(plan.system), ENV.value_set(plan.environment)]
         )
+        build: BuildResult | None = None
+        steps = release_steps(plan.deploy)
         try:
-            build = await self._build(plan)
-            rollouts = self._rollouts(plan, build)
-            self._set_phase("deploy")
-            results = []
-            for region in plan.deploy.regions:
-                result = await self._deploy_region(plan, region, rollouts)
-                results.append(result)
-                if result.status == "rolled-back":
-                    self._set_phase("rolled-back")
-                    self._log(f"{region.name} rolled back: {result.reason}; release stopped")
-                    return self._result("rolled-back", build)
-        except ApplicationError as exc:
-            self._error = exc.message
+            for index, step in enumerate(steps):
+                if self._rollback is not None:
+                    raise RollbackRequested
+                self._committed = isinstance(step, Finalize) and index == len(steps) - 1
+                build = await self._step(plan, step) or build
+        except RollbackRequested:
+            assert self._rollback is not None
+            self._log(f"rollback asked by {self._rollback.by}: {self._rollback.reason}")
+            await self._undo()
+            self._set_phase("rolled-back")
+            return await self._finish("rolled-back", build)
+        except (*FAILURES, asyncio.CancelledError) as exc:
+            reason = (
+                "cancelled" if isinstance(exc, asyncio.CancelledError) else failure_message(exc)
+            )
+            self._error = reason
+            self._log(f"release failed: {reason}")
+            if not self._committed:
+                await self._undo()
             self._set_phase("failed")
-            self._log(f"release failed: {exc.message}")
-            raise
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            restored = [r for r, state in self._regions.items() if state == "restored"]
+            also = f"; restored {', '.join(restored)}" if restored else ""
+            raise ApplicationError(f"{reason}{also}", non_retryable=True) from exc
         self._set_phase("done")
         self._log("release complete")
-        unchanged = results and all(r.status == "unchanged" for r in results)
-        return self._result("unchanged" if unchanged else "succeeded", build)
+        touched = [r for r in self._results.values() if r.status != "unchanged"]
+        status: ReleaseStatus = "succeeded" if touched or not self._results else "unchanged"
+        return await self._finish(status, build)
 
-    def _result(self, status: str, build: BuildResult) -> ReleaseResult:
+    async def _step(self, plan: ReleasePlan, step: ReleaseStep) -> BuildResult | None:
+        if isinstance(step, BuildStep):
+            build = await self._interruptible(self._build(plan))
+            self._rollouts = self._service_rollouts(plan, build)
+            return build
+        if isinstance(step, DeployWave):
+            await self._deploy_wave(plan, step)
+        elif isinstance(step, Bake):
+            self._set_phase("bake")
+            self._log(f"wave {step.wave + 1} baking for {step.seconds:g}s")
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self._rollback is not None, timeout=timedelta(seconds=step.seconds)
+                )
+        elif isinstance(step, Finalize):
+            await self._finalize(plan, step.regions)
+        return None
+
+    async def _finish(self, status: ReleaseStatus, build: BuildResult | None) -> ReleaseResult:
+        await workflow.wait_condition(workflow.all_handlers_finished)
         return ReleaseResult(
             release_id=self._id,
             version=self._version,
             status=status,
             build=build,
+            regions=dict(self._results),
             router_urls=dict(self._routers),
+            error=self._error,
         )
 
-    def _rollouts(self, plan: ReleasePlan, build: BuildResult) -> tuple[ServiceRollout, ...]:
-        rollouts = []
-        for service in plan.deploy.services:
-            node = build.nodes[service.artifact_node]
-            assert node.artifact is not None
-            rollouts.append(
-                ServiceRollout(
-                    service=service,
-                    version=plan.version or derive_version(node.commit),
-                    artifact_digest=node.artifact.digest,
-                    options=service.strategy or replace_options(service.health.timeout_s),
-                )
-            )
-        self._version = plan.version or (rollouts[0].version if rollouts else "")
-        if self._version:
-            workflow.upsert_search_attributes([VERSION.value_set(self._version)])
-        return tuple(rollouts)
+    async def _interruptible(self, work: Awaitable[BuildResult]) -> BuildResult:
+        task = asyncio.ensure_future(work)
+        await workflow.wait_condition(lambda: task.done() or self._rollback is not None)
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, *FAILURES):
+                await task
+            raise RollbackRequested
+        return task.result()
 
-    def _set_phase(self, phase: str) -> None:
-        self._phase = phase
-        workflow.upsert_search_attributes([PHASE.value_set(phase)])
-
-    def _log(self, message: str) -> None:
-        self._events.append(ReleaseEvent(at=workflow.now().isoformat(), message=message))
+    # --- build ----------------------------------------------------------------------------------
 
     async def _build(self, plan: ReleasePlan) -> BuildResult:
         self._set_phase("build")
@@ -136,7 +230,10 @@ class ReleaseWorkflow:
             BuildRequest(run_id=self._id, plan=plan.build),
             id=build_id(self._id),
         )
-        self._nodes = {node_id: node.status for node_id, node in build.nodes.items()}
+        self._nodes = {
+            node_id: "cached" if node.cached else node.status
+            for node_id, node in build.nodes.items()
+        }
         if not build.succeeded:
             reasons = "; ".join(
                 f"{node.id} {node.status}: {node.error}"
@@ -147,33 +244,180 @@ class ReleaseWorkflow:
         self._log("build succeeded")
         return build
 
-    async def _deploy_region(
-        self, plan: ReleasePlan, region: RegionPlan, rollouts: tuple[ServiceRollout, ...]
-    ) -> RegionResult:
-        self._regions[region.name] = "deploying"
-        versions = ", ".join(f"{r.service.name} {r.version}" for r in rollouts)
-        self._log(f"{region.name}: deploying {versions} to {len(region.zones)} zone(s)")
-        try:
-            result = await workflow.execute_child_workflow(
-                RegionDeployWorkflow.run,
-                RegionDeployRequest(
-                    release_id=self._id,
-                    platform=plan.deploy.platform,
-                    region=region.name,
-                    zones=region.zones,
-                    services=rollouts,
-                    region_queue_prefix=f"{workflow.info().task_queue}-region-",
-                ),
-                id=region_deploy_id(self._id, region.name),
+    def _service_rollouts(
+        self, plan: ReleasePlan, build: BuildResult
+    ) -> tuple[ServiceRollout, ...]:
+        rollouts = []
+        for service in plan.deploy.services:
+            node = build.nodes[service.artifact_node]
+            assert node.artifact is not None
+            rollouts.append(
+                ServiceRollout(
+                    service=service,
+                    version=plan.version or derive_version(node.commit),
+                    artifact_digest=node.artifact.digest,
+                )
             )
-        except ChildWorkflowError as exc:
-            self._regions[region.name] = "failed"
-            raise ApplicationError(failure_message(exc), non_retryable=True) from exc
-        self._regions[region.name] = result.status
+        self._version = plan.version or (rollouts[0].version if rollouts else "")
+        if self._version:
+            workflow.upsert_search_attributes([VERSION.value_set(self._version)])
+        return tuple(rollouts)
+
+    # --- regions --------------------------------------------------------------------------------
+
+    def _region_child(
+        self, plan: ReleasePlan, region: str, action: RegionAction, **fields: Any
+    ) -> Awaitable[RegionResult]:
+        zones = plan.deploy.region(region).zones
+        request = RegionDeployRequest(
+            release_id=self._id,
+            platform=plan.deploy.platform,
+            environment=plan.environment,
+            region=region,
+            zones=zones,
+            action=action,
+            **fields,
+        )
+        return workflow.execute_child_workflow(
+            RegionDeployWorkflow.run,
+            request,
+            id=region_deploy_id(self._id, region, action),
+            static_summary=f"{action} {region}",
+        )
+
+    async def _deploy_wave(self, plan: ReleasePlan, step: DeployWave) -> None:
+        self._set_phase("deploy")
+        versions = ", ".join(f"{r.service.name} {r.version}" for r in self._rollouts)
+        regions = ", ".join(step.regions)
+        self._log(f"wave {step.wave + 1}: switching {regions} to {versions}")
+        tasks: dict[str, asyncio.Future[RegionResult]] = {}
+        for region in step.regions:
+            self._touched.append((step.wave, region))
+            self._regions[region] = "deploying"
+            tasks[region] = asyncio.ensure_future(
+                self._region_child(
+                    plan,
+                    region,
+                    "switch",
+                    services=self._rollouts,
+                    finalize_now=step.finalize_now,
+                )
+            )
+        self._memo()
+
+        def settled() -> bool:
+            failed = any(t.done() and t.exception() is not None for t in tasks.values())
+            return failed or self._rollback is not None or all(t.done() for t in tasks.values())
+
+        try:
+            await workflow.wait_condition(settled)
+        finally:
+            # Regions still switching are cancelled, and put themselves back, before going on.
+            for task in tasks.values():
+                if not task.done():
+                    task.cancel()
+            await _settle(asyncio.gather(*tasks.values(), return_exceptions=True))
+        first_failure: BaseException | None = None
+        for region, task in tasks.items():
+            error = None if task.cancelled() else task.exception()
+            if task.cancelled() or error is not None:
+                # A region deploy that failed or was cancelled has put itself back.
+                cancelled = task.cancelled() or _cancelled(error)
+                self._regions[region] = "restored" if cancelled else "failed"
+                if error is not None and not cancelled and first_failure is None:
+                    first_failure = error
+                continue
+            self._switched(region, task.result())
+        self._memo()
+        if first_failure is not None:
+            raise first_failure
+        if self._rollback is not None:
+            raise RollbackRequested
+
+    def _switched(self, region: str, result: RegionResult) -> None:
+        self._results[region] = result
         if result.router_url:
-            self._routers[region.name] = result.router_url
+            self._routers[region] = result.router_url
+        versions = ", ".join(f"{s} {v}" for s, v in result.versions.items())
         if result.status == "unchanged":
-            self._log(f"{region.name}: {versions} already live, nothing to do")
-        elif result.status == "succeeded":
-            self._log(f"{region.name}: router serves {versions}")
-        return result
+            self._regions[region] = "unchanged"
+            self._log(f"{region}: {versions} already live, nothing to do")
+        else:
+            self._regions[region] = "live" if result.status == "finalized" else "switched"
+            self._log(f"{region}: router serves {versions}")
+
+    async def _finalize(self, plan: ReleasePlan, regions: tuple[str, ...]) -> None:
+        todo = [r for r in regions if r in self._results and self._results[r].status == "switched"]
+        if not todo:
+            for region in regions:
+                if self._regions.get(region) == "switched":
+                    self._regions[region] = "live"
+            return
+        self._set_phase("finalize")
+        self._log(f"retiring old versions in {', '.join(todo)}")
+        for region in todo:
+            self._regions[region] = "finalizing"
+        results = await asyncio.gather(
+            *(self._region_child(plan, r, "finalize", previous=self._results[r]) for r in todo)
+        )
+        for region, result in zip(todo, results, strict=True):
+            self._results[region] = result
+            self._regions[region] = "live"
+        self._memo()
+
+    async def _undo(self) -> None:
+        """Restore every switched region, the last wave first; shielded from cancellation."""
+        plan = self._plan
+        assert plan is not None
+        touched = [(w, r) for w, r in self._touched if r in self._results]
+        groups = [
+            tuple(r for r in group if self._results[r].status != "unchanged")
+            for group in compensation(touched)
+        ]
+        groups = [group for group in groups if group]
+        if not groups:
+            return
+        self._set_phase("rolling-back")
+        for group in groups:
+            self._log(f"restoring {', '.join(group)}")
+            for region in group:
+                self._regions[region] = "restoring"
+            restores = [
+                self._region_child(plan, r, "restore", previous=self._results[r]) for r in group
+            ]
+            results = await _settle(asyncio.gather(*restores))
+            for region, result in zip(group, results, strict=True):
+                self._results[region] = result
+                self._regions[region] = "restored"
+            self._memo()
+
+    # --- bookkeeping ----------------------------------------------------------------------------
+
+    def _set_phase(self, phase: ReleasePhase) -> None:
+        self._phase = phase
+        workflow.upsert_search_attributes([PHASE.value_set(phase)])
+        self._memo()
+
+    def _memo(self) -> None:
+        summary = self.progress().model_copy(
+            update={"nodes": {}, "events": tuple(self._events[-5:])}
+        )
+        workflow.upsert_memo({"progress": summary.model_dump(mode="json")})
+
+    def _log(self, message: str) -> None:
+        self._events.append(ReleaseEvent(at=workflow.now().isoformat(), message=message))
+
+
+async def _settle(work: asyncio.Future[T]) -> T:
+    """Await ``work`` to its end, even if the release is cancelled meanwhile."""
+    while not work.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(work)
+    return work.result()
+
+
+def _cancelled(error: BaseException | None) -> bool:
+    """Whether a child's failure is its cancellation (it then put its region back)."""
+    if isinstance(error, ChildWorkflowError):
+        return isinstance(error.cause, CancelledError)
+    return isinstance(error, asyncio.CancelledError)

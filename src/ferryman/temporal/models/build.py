@@ -1,22 +1,20 @@
-"""Inputs and results of ferryman's workflows and activities.
-
-Everything that crosses the Temporal boundary is a frozen pydantic model so
-that histories stay readable and replays deterministic.
-"""
+"""Inputs and results of ``BuildWorkflow`` and the build activities."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ferryman.plan.models import BuildNode, BuildPlan, StepPlan
-from ferryman.providers.base import InstanceRequest, RouteTable
 
 
 class _Msg(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
-# --- build ---------------------------------------------------------------------------------
+NodeStatus = Literal["running", "succeeded", "failed", "cancelled", "skipped"]
+FailureKind = Literal["", "build", "infrastructure"]
 
 
 class StepInput(_Msg):
@@ -102,12 +100,12 @@ class NodeResult(_Msg):
     """How one build node ended."""
 
     id: str
-    status: str = Field(description="succeeded | failed | cancelled | skipped")
+    status: NodeStatus
     commit: str = ""
     artifact: ArtifactRef | None = None
     steps: tuple[StepOutcome, ...] = ()
     error: str = ""
-    kind: str = Field(default="", description="On failure: build | infrastructure.")
+    kind: FailureKind = Field(default="", description="What failed, on failure.")
     cached: bool = False
     cache_key: str = ""
     duration_s: float = Field(default=0.0, description="Time spent in the build activity.")
@@ -125,91 +123,3 @@ class BuildResult(_Msg):
     def succeeded(self) -> bool:
         """Whether every node succeeded."""
         return all(node.status == "succeeded" for node in self.nodes.values())
-
-
-# --- deploy --------------------------------------------------------------------------------
-
-
-class StateInput(_Msg):
-    """Read what a region runs for one service."""
-
-    platform: str
-    region: str
-    service: str
-
-
-class PrepareInput(_Msg):
-    """Start instances of a version in a zone from a built bundle."""
-
-    key: str
-    platform: str
-    artifact_digest: str
-    request: InstanceRequest
-
-
-class HealthInput(_Msg):
-    """Wait until every instance of a version in a zone is healthy."""
-
-    platform: str
-    region: str
-    zone: str
-    service: str
-    version: str
-    timeout_s: float
-    interval_s: float = 0.5
-
-
-class TrafficInput(_Msg):
-    """Replace a region's routes for a service."""
-
-    key: str
-    platform: str
-    region: str
-    routes: RouteTable
-
-
-class RetireInput(_Msg):
-    """Stop a version's instances in a zone."""
-
-    key: str
-    platform: str
-    region: str
-    zone: str
-    service: str
-    version: str
-
-
-# --- release -------------------------------------------------------------------------------
-
-
-class ReleaseEvent(_Msg):
-    """One line of a release's progress log."""
-
-    at: str
-    message: str
-
-
-class ReleaseProgress(_Msg):
-    """The live state of a release, answered by the ``progress`` query."""
-
-    release_id: str
-    system: str
-    environment: str
-    phase: str
-    version: str = ""
-    nodes: dict[str, str] = Field(default_factory=dict)
-    regions: dict[str, str] = Field(default_factory=dict, description="Region → deploy status.")
-    events: tuple[ReleaseEvent, ...] = ()
-    router_urls: dict[str, str] = Field(default_factory=dict)
-    error: str = ""
-
-
-class ReleaseResult(_Msg):
-    """How a release ended."""
-
-    release_id: str
-    version: str
-    status: str = Field(description="succeeded | unchanged | rolled-back")
-    build: BuildResult | None = None
-    router_urls: dict[str, str] = Field(default_factory=dict)
-    error: str = ""

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ferryman.build.artifacts import ArtifactStore
-from ferryman.deploy.unpack import unpack_once
+from ferryman.providers.local.unpack import unpack_once
 
 
 def test_concurrent_unpacks_publish_one_complete_tree(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ import itertools
 import math
 from collections.abc import Mapping, Set
 
-from ferryman.providers.base import RouteRule, RouteTable
+from ferryman.platform.models import RouteRule, RouteTable
 
 BUCKETS = 10_000
 

@@ -1,0 +1,95 @@
+"""The release as a step machine (pure): what runs in which order, and how to undo it.
+
+``release_steps`` turns a deploy plan into the steps ``ReleaseWorkflow``
+interprets: build, then each wave of regions (switched together, the old
+versions kept warm), its bake, and the finalize that retires old versions when
+``keep_previous`` says so. ``compensation`` gives, for the regions a release
+has touched, the order in which to put them back: wave by wave, the last wave
+first, the regions of one wave together.
+
+Example::
+
+    release_steps(plan.deploy)
+    # Build → DeployWave(0, us-east) → Bake(0, 60 s) → DeployWave(1, eu-west, eu-north)
+    # → Finalize(us-east, eu-west, eu-north)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ferryman.plan.models import DeployPlan
+
+
+class _Step(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class BuildStep(_Step):
+    """Build every node of the plan (a child ``BuildWorkflow``)."""
+
+    kind: Literal["build"] = "build"
+
+
+class DeployWave(_Step):
+    """Switch every region of a wave at once (one child ``RegionDeployWorkflow`` each)."""
+
+    kind: Literal["deploy"] = "deploy"
+    wave: int
+    regions: tuple[str, ...]
+    finalize_now: bool = Field(
+        default=False, description="Retire old versions right after the switch (keep none)."
+    )
+
+
+class Bake(_Step):
+    """Wait with the wave live before going on (a durable timer)."""
+
+    kind: Literal["bake"] = "bake"
+    wave: int
+    seconds: float
+
+
+class Finalize(_Step):
+    """Retire the old versions of these regions: the release no longer needs them warm."""
+
+    kind: Literal["finalize"] = "finalize"
+    regions: tuple[str, ...]
+
+
+ReleaseStep = Annotated[BuildStep | DeployWave | Bake | Finalize, Field(discriminator="kind")]
+
+
+def release_steps(deploy: DeployPlan) -> list[ReleaseStep]:
+    """Every step of a release, in order."""
+    waves = deploy.ordered_waves()
+    steps: list[ReleaseStep] = [BuildStep()]
+    for index, wave in enumerate(waves):
+        finalize_now = deploy.keep_previous == "none"
+        steps.append(DeployWave(wave=index, regions=wave.regions, finalize_now=finalize_now))
+        if wave.bake_s > 0:
+            steps.append(Bake(wave=index, seconds=wave.bake_s))
+        if deploy.keep_previous == "bake":
+            steps.append(Finalize(regions=wave.regions))
+    if deploy.keep_previous == "until-done":
+        steps.append(Finalize(regions=tuple(r for wave in waves for r in wave.regions)))
+    return steps
+
+
+def compensation(touched: Sequence[tuple[int, str]]) -> list[tuple[str, ...]]:
+    """The order in which to put touched regions back: last wave first, a wave together.
+
+    Args:
+        touched: ``(wave, region)`` for every region whose switch began, in order.
+
+    Returns:
+        Groups of regions; each group is restored together, the groups in order.
+    """
+    by_wave: dict[int, list[str]] = {}
+    for wave, region in touched:
+        if region not in by_wave.setdefault(wave, []):
+            by_wave[wave].append(region)
+    return [tuple(by_wave[wave]) for wave in sorted(by_wave, reverse=True)]

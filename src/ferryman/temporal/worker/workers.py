@@ -1,0 +1,75 @@
+"""The workers ferryman runs: central (workflows and builds) and one per region.
+
+A central worker serves ``<central>`` (every workflow) and ``<central>-build``
+(build activities; its slots are the build throttle). A region worker serves
+``<central>-region-<region>``: the provider activities of that region, so on a
+real cluster it runs where the region's platform is reachable.
+"""
+
+from __future__ import annotations
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from ferryman.providers.base import Provider
+from ferryman.temporal.activities.build import BUILD_ACTIVITIES
+from ferryman.temporal.activities.deploy import DeployActivities, ProviderFactory
+from ferryman.temporal.names import TASK_QUEUE, build_task_queue, region_task_queue
+from ferryman.temporal.workflows.build import BuildWorkflow
+from ferryman.temporal.workflows.region import RegionDeployWorkflow
+from ferryman.temporal.workflows.release import ReleaseWorkflow
+
+WORKFLOWS = (ReleaseWorkflow, BuildWorkflow, RegionDeployWorkflow)
+
+
+def local_providers(agent_url: str) -> ProviderFactory:
+    """A provider factory knowing the ``local`` platform at ``agent_url``."""
+    from ferryman.providers.local import LocalProvider
+
+    local = LocalProvider(agent_url)
+
+    def factory(platform: str, environment: str) -> Provider:
+        if platform != "local":
+            raise KeyError(platform)
+        return local
+
+    return factory
+
+
+def central_workers(
+    client: Client,
+    central: str = TASK_QUEUE,
+    build_slots: int = 2,
+    build_platforms: tuple[str, ...] = (),
+) -> list[Worker]:
+    """The workflow worker and the build worker(s) of a central queue.
+
+    Args:
+        client: Connected Temporal client.
+        central: The central queue (releases are started on it).
+        build_slots: Build steps run at once by each build worker.
+        build_platforms: Also serve these platforms' own build queues
+            (``<central>-build-<os>-<arch>``).
+    """
+    workers = [Worker(client, task_queue=central, workflows=list(WORKFLOWS))]
+    for runs_on in ("", *build_platforms):
+        workers.append(
+            Worker(
+                client,
+                task_queue=build_task_queue(central, runs_on),
+                activities=list(BUILD_ACTIVITIES),
+                max_concurrent_activities=build_slots,
+            )
+        )
+    return workers
+
+
+def region_worker(
+    client: Client, providers: ProviderFactory, region: str, central: str = TASK_QUEUE
+) -> Worker:
+    """The worker of one region's provider activities."""
+    return Worker(
+        client,
+        task_queue=region_task_queue(region, central),
+        activities=DeployActivities(providers).all(),
+    )
