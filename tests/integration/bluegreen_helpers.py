@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError
 
 from ferryman import paths
 from ferryman.build.artifacts import ArtifactStore
@@ -58,7 +59,6 @@ class RegionDeployer:
             platform="local",
             region=self.region,
             zones=ZONES,
-            queue_prefix=f"{self.queue}-region-",
             options={**defaults, **options},
         )
 
@@ -104,12 +104,16 @@ async def traffic(url: str, rps: float = 80, host: str | None = None) -> AsyncIt
 async def wait_for_phase(
     handle: WorkflowHandle[RegionDeployWorkflow, RegionResult], phase: str, timeout_s: float = 60
 ) -> None:
-    """Poll the region deploy's ``progress`` query until its service reaches ``phase``."""
+    """Poll the region deploy's ``progress`` until the region or its service reaches ``phase``."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     while loop.time() < deadline:
-        progress = await handle.query(RegionDeployWorkflow.progress)
-        if progress.services and progress.services[0].phase == phase:
+        try:
+            progress = await handle.query(RegionDeployWorkflow.progress)
+        except RPCError:  # not started yet
+            await asyncio.sleep(0.1)
+            continue
+        if progress.phase == phase or (progress.services and progress.services[0].phase == phase):
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"region deploy never reached phase {phase!r}")

@@ -6,22 +6,20 @@ continuous client traffic; every assertion is about what was actually served.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-from temporalio.client import Client, WorkflowFailureError
+from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailedError
 
 from ferryman.devstack.processes import pid_alive
-from ferryman.errors import ReleaseError
 from ferryman.providers.local import LocalProvider
-from ferryman.temporal.client.decisions import decide
 from ferryman.temporal.models.region import Decision
-from ferryman.temporal.worker.main import build_workers, local_providers
-from ferryman.temporal.worker.regions import RegionWorkers
+from ferryman.temporal.worker.workers import local_providers
+from ferryman.temporal.workflows.region import RegionDeployWorkflow
 from ferryman.testing import AgentProcess
+from ferryman.testing.workers import serving
 
 from .bluegreen_helpers import (
     BROKEN_IN_ZONE_B,
@@ -39,17 +37,7 @@ pytestmark = pytest.mark.integration
 async def deployer(
     dev_client: Client, agent: AgentProcess, ferryman_home: Path
 ) -> AsyncIterator[RegionDeployer]:
-    queue = f"ferryman-{uuid.uuid4()}"
-    providers = local_providers(agent.url)
-    regions = RegionWorkers(dev_client, providers, prefix=f"{queue}-region-")
-    main, _ = build_workers(
-        dev_client,
-        providers,
-        task_queue=queue,
-        build_task_queue=f"b-{uuid.uuid4()}",
-        regions=regions,
-    )
-    async with regions, main:
+    async with serving(dev_client, local_providers(agent.url), ["eu-1"]) as queue:
         yield RegionDeployer(dev_client, queue, store_example_app())
 
 
@@ -70,10 +58,10 @@ async def test_new_version_goes_live_in_every_zone_without_a_failed_request(
     deployer: RegionDeployer, agent: AgentProcess
 ) -> None:
     first = await deployer.deploy("v1")
-    assert first.status == "succeeded"
+    assert first.status == "finalized"
     async with traffic(first.router_url) as seen:
         second = await deployer.deploy("v2", scale_down_delay_s=1)
-    assert second.status == "succeeded"
+    assert second.status == "finalized"
     assert await versions_by_zone(agent) == {zone: ["v2"] for zone in ZONES}
     assert seen.errors == 0 and seen.failures == 0
     assert set(seen.by_version) == {"v1", "v2"}
@@ -91,7 +79,7 @@ async def test_unhealthy_zone_rolls_back_everywhere_and_old_never_stops(
         handle = await deployer.start("v2", BROKEN_IN_ZONE_B, progress_deadline_s=3)
         with pytest.raises(WorkflowFailureError) as failure:
             await handle.result()
-    assert "zone b of eu-1" in str(failure.value.cause)
+    assert "eu-1: zone b: web v2 0/2 instances healthy" in str(failure.value.cause)
     assert seen.errors == 0 and set(seen.by_version) == {"v1"}
     assert await versions_by_zone(agent) == {zone: ["v1"] for zone in ZONES}
     instances = await provider.instances()
@@ -107,34 +95,32 @@ async def test_held_promotion_then_promote_switches(
     await wait_for_phase(handle, "awaiting-promotion")
     assert await versions_by_zone(agent) == {zone: ["v1", "v2"] for zone in ZONES}
     assert await answered(first.router_url) == {"v1"}
-    release = handle.id.rsplit("/region/", 1)[0]
-    answers = await decide(dev_client, release, "promote", Decision(by="alice"), region="eu-1")
-    assert answers == ["eu-1: promoted by alice"]
-    assert (await handle.result()).status == "succeeded"
+    answer = await handle.execute_update(RegionDeployWorkflow.promote, Decision(by="alice"))
+    assert answer == "eu-1: promoted by alice"
+    assert (await handle.result()).status == "finalized"
     assert await versions_by_zone(agent) == {zone: ["v2"] for zone in ZONES}
 
 
-async def test_rollback_while_old_colour_is_warm_is_one_swap_back(
-    deployer: RegionDeployer, agent: AgentProcess, dev_client: Client
+async def test_cancel_while_old_colour_is_warm_is_one_swap_back(
+    deployer: RegionDeployer, agent: AgentProcess
 ) -> None:
     first = await deployer.deploy("v1")
     handle = await deployer.start("v2", scale_down_delay_s=600)
     await wait_for_phase(handle, "keep-warm")
-    release = handle.id.rsplit("/region/", 1)[0]
-    with pytest.raises(ReleaseError, match="not waiting for promotion"):
-        await decide(dev_client, release, "promote", Decision(by="bob"), region="eu-1")
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(RegionDeployWorkflow.promote, Decision(by="bob"))
+    assert "not waiting for promotion" in str(refused.value.cause)
+    provider = LocalProvider(agent.url)
+    mark = max((e.seq for e in await provider.events()), default=0)
     async with traffic(first.router_url) as seen:
-        answers = await decide(
-            dev_client, release, "rollback", Decision(by="carol", reason="p99"), region="eu-1"
-        )
-    assert answers == ["eu-1: rolled-back (asked by carol)"]
-    assert seen.errors == 0
-    result = await handle.result()
-    assert result.status == "rolled-back" and result.reason == "p99"
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+    assert seen.errors == 0 and seen.failures == 0
+    swaps = await provider.events("routes.set", since=mark)
+    assert len(swaps) == 1, f"exactly one route swap back, got {[e.detail for e in swaps]}"
     assert await versions_by_zone(agent) == {zone: ["v1"] for zone in ZONES}
     assert await answered(first.router_url) == {"v1"}
-    with pytest.raises(ReleaseError, match="not running"):
-        await decide(dev_client, release, "rollback", Decision(by="dave"), region="eu-1")
 
 
 async def test_preview_and_smoke_reach_only_testers(
@@ -150,8 +136,8 @@ async def test_preview_and_smoke_reach_only_testers(
     await wait_for_phase(handle, "awaiting-promotion")
     assert await answered(first.router_url, headers={"X-Tester": "yes"}) == {"v2"}
     assert await answered(first.router_url) == {"v1"}
-    await handle.execute_update("promote", Decision(by="erin"), result_type=str)
-    assert (await handle.result()).status == "succeeded"
+    await handle.execute_update(RegionDeployWorkflow.promote, Decision(by="erin"))
+    assert (await handle.result()).status == "finalized"
 
 
 async def test_failing_smoke_check_rolls_back_before_users_see_it(

@@ -6,7 +6,6 @@ HTTP through the region's router.
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
@@ -24,8 +23,7 @@ pytestmark = pytest.mark.integration
 async def test_release_builds_deploys_and_switches_versions(
     dev_client: Client, agent: AgentProcess, hello_spec: Path, ferryman_home: Path
 ) -> None:
-    build_queue = f"build-{uuid.uuid4()}"
-    first = await release(dev_client, agent.url, hello_plan(hello_spec, build_queue))
+    first = await release(dev_client, agent.url, hello_plan(hello_spec))
     assert first.status == "succeeded"
     url = first.router_urls["local-1"]
     answers = served(url)
@@ -37,7 +35,7 @@ async def test_release_builds_deploys_and_switches_versions(
     assert len(old_pids) == 2 and all(pid and pid_alive(pid) for pid in old_pids)
 
     commit_change(hello_spec.parent / "app", "hello, second edition")
-    second = await release(dev_client, agent.url, hello_plan(hello_spec, build_queue))
+    second = await release(dev_client, agent.url, hello_plan(hello_spec))
     assert second.version != first.version
     answers = served(url)
     assert {a["version"] for a in answers} == {second.version}
@@ -50,7 +48,7 @@ async def test_release_builds_deploys_and_switches_versions(
 async def test_release_of_the_live_version_changes_nothing(
     dev_client: Client, agent: AgentProcess, hello_spec: Path, ferryman_home: Path
 ) -> None:
-    plan = hello_plan(hello_spec, f"build-{uuid.uuid4()}", version="v1")
+    plan = hello_plan(hello_spec, version="v1")
     await release(dev_client, agent.url, plan)
     starts = [e for e in await LocalProvider(agent.url).events() if e.kind == "instance.started"]
     again = await release(dev_client, agent.url, plan)
@@ -62,10 +60,9 @@ async def test_release_of_the_live_version_changes_nothing(
 async def test_unhealthy_version_is_retired_and_old_keeps_serving(
     dev_client: Client, agent: AgentProcess, hello_spec: Path, ferryman_home: Path
 ) -> None:
-    build_queue = f"build-{uuid.uuid4()}"
-    good = await release(dev_client, agent.url, hello_plan(hello_spec, build_queue, "good"))
+    good = await release(dev_client, agent.url, hello_plan(hello_spec, "good"))
     url = good.router_urls["local-1"]
-    bad_plan = hello_plan(hello_spec, build_queue, "bad")
+    bad_plan = hello_plan(hello_spec, "bad")
     health = bad_plan.deploy.services[0].health.model_copy(update={"timeout_s": 2.0})
     bad_plan = with_service(bad_plan, command="exec sleep 600", health=health)
     with pytest.raises(WorkflowFailureError) as failure:

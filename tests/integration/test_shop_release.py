@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import uuid
 from pathlib import Path
 
 import httpx
@@ -46,8 +45,7 @@ async def test_staging_blue_green_with_traffic_on_both_services(
     dev_client: Client, agent: AgentProcess, ferryman_home: Path, tmp_path: Path
 ) -> None:
     spec = prepare_example(EXAMPLES / "shop", tmp_path / "shop")
-    queue = f"build-{uuid.uuid4()}"
-    first = await release(dev_client, agent.url, plan_on(spec, "staging", queue))
+    first = await release(dev_client, agent.url, plan_on(spec, "staging"))
     router = first.router_urls["eu-west"]
     assert await answers(router, "catalog") == {f"catalog@{z}" for z in ZONES}
     assert await answers(router, "checkout") == {f"checkout@{z}" for z in ZONES}
@@ -60,7 +58,7 @@ async def test_staging_blue_green_with_traffic_on_both_services(
         behaviour.parent.parent, "config/behaviour.json", json.dumps({**config, "latency_ms": 1})
     )
     async with traffic(router, host="checkout") as seen:
-        second = await release(dev_client, agent.url, plan_on(spec, "staging", queue))
+        second = await release(dev_client, agent.url, plan_on(spec, "staging"))
     assert second.status == "succeeded"
     after = await provider.current_state("eu-west", "checkout")
     old, new = before.versions_by_zone["a"][0], after.versions_by_zone["a"][0]
@@ -75,7 +73,7 @@ async def test_prod_three_regions_by_three_zones(
     dev_client: Client, agent: AgentProcess, ferryman_home: Path, tmp_path: Path
 ) -> None:
     spec = prepare_example(EXAMPLES / "shop", tmp_path / "shop")
-    result = await release(dev_client, agent.url, plan_on(spec, "prod", f"build-{uuid.uuid4()}"))
+    result = await release(dev_client, agent.url, plan_on(spec, "prod"))
     assert result.status == "succeeded"
     assert set(result.router_urls) == {"us-east", "eu-west", "ap-south"}
     provider = LocalProvider(agent.url)

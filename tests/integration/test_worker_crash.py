@@ -14,7 +14,7 @@ from temporalio.client import Client
 from ferryman.devstack.processes import stop_group
 from ferryman.providers.local import LocalProvider
 from ferryman.temporal.client.releases import start_release
-from ferryman.temporal.names import BUILD_TASK_QUEUE, TASK_QUEUE
+from ferryman.temporal.names import TASK_QUEUE
 from ferryman.testing import AgentProcess, TemporalDevServer
 from ferryman.testing.processes import start_worker
 
@@ -40,11 +40,12 @@ async def test_worker_killed_mid_deploy_completes_without_repeating_starts(
 ) -> None:
     # Instances take ~2 s to come up, so the kill lands while the release waits for them.
     plan = with_service(
-        hello_plan(hello_spec, BUILD_TASK_QUEUE, "v1"),
+        hello_plan(hello_spec, "v1"),
         command="sleep 2 && exec python3 dist/server.py",
     )
     provider = LocalProvider(agent.url)
-    worker = start_worker(dev_server.address, agent.url, tmp_path / "worker1.log")
+    serve = ("--central", "--region", "local-1")
+    worker = start_worker(dev_server.address, agent.url, tmp_path / "worker1.log", *serve)
     try:
         handle = await start_release(dev_client, plan, task_queue=TASK_QUEUE)
 
@@ -54,7 +55,7 @@ async def test_worker_killed_mid_deploy_completes_without_repeating_starts(
         await wait_for(instances_started)
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait()
-        worker = start_worker(dev_server.address, agent.url, tmp_path / "worker2.log")
+        worker = start_worker(dev_server.address, agent.url, tmp_path / "worker2.log", *serve)
         result = await asyncio.wait_for(handle.result(), timeout=120)
     finally:
         stop_group(worker.pid)

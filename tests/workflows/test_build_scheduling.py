@@ -24,6 +24,7 @@ from ferryman.temporal.models.build import (
     NodeBuildInput,
     NodeBuildOutput,
 )
+from ferryman.temporal.names import build_task_queue
 from ferryman.temporal.workflows.build import BuildWorkflow
 
 
@@ -92,7 +93,6 @@ def _plan(queue: str, graph: dict[str, tuple[str, ...]], **settings: object) -> 
             steps=(StepPlan(name="b", run="true"),),
             outputs=("x",),
             needs=needs,
-            task_queue=queue,
         )
         for node, needs in graph.items()
     )
@@ -100,7 +100,8 @@ def _plan(queue: str, graph: dict[str, tuple[str, ...]], **settings: object) -> 
 
 
 async def _build(env: WorkflowEnvironment, runner: FakeRunner, plan_of: object) -> BuildResult:
-    queue, build_queue = f"q-{uuid.uuid4()}", f"b-{uuid.uuid4()}"
+    queue = f"q-{uuid.uuid4()}"
+    build_queue = build_task_queue(queue)
     plan = plan_of(build_queue)  # type: ignore[operator]
     async with (
         Worker(env.client, task_queue=queue, workflows=[BuildWorkflow]),

@@ -70,6 +70,7 @@ with workflow.unsafe.imports_passed_through():
         ZoneView,
     )
     from ferryman.temporal.names import region_task_queue
+    from ferryman.temporal.workflows.saga import settle
 
 ArgT = TypeVar("ArgT")
 ResultT = TypeVar("ResultT")
@@ -198,39 +199,44 @@ class RegionDeployWorkflow:
                     raise ApplicationError(problem, non_retryable=True)
                 self._set(target.service, phase="switched", step="")
                 self._zones(target.service, "live", after)
+            if request.finalize_now:
+                for target, rollout, steps in zip(targets, rollouts, attempted, strict=True):
+                    await self._run_steps(target, rollout.finalize, "finalize", steps)
+                    if rollout.finalize:
+                        self._set(target.service, phase="finalized", step="")
         except (ActivityError, ApplicationError, asyncio.CancelledError) as exc:
             reason = (
                 "cancelled" if isinstance(exc, asyncio.CancelledError) else failure_message(exc)
             )
             self._phase = "rolling-back"
             done = list(zip(targets, recorded, attempted, strict=False))
-            await asyncio.shield(self._restore_all(done, reason))
+            await settle(self._restore_all(done, reason))
             if isinstance(exc, asyncio.CancelledError):
                 raise
             raise ApplicationError(f"{request.region}: {reason}", non_retryable=True) from exc
+        finalized = request.finalize_now
         outcomes = [
             ServiceOutcome(
                 service=target.service,
-                status="unchanged" if rollout.unchanged else "switched",
+                status="unchanged"
+                if rollout.unchanged
+                else ("finalized" if finalized else "switched"),
                 target=target,
                 recorded=rec,
                 done=tuple(steps),
-                finalize=rollout.finalize,
+                finalize=() if finalized else rollout.finalize,
             )
             for target, rec, rollout, steps in zip(
                 targets, recorded, rollouts, attempted, strict=True
             )
         ]
-        status = "unchanged" if all(r.unchanged for r in rollouts) else "switched"
-        result = RegionResult(
+        unchanged = all(r.unchanged for r in rollouts)
+        return RegionResult(
             region=request.region,
-            status=status,
+            status="unchanged" if unchanged else ("finalized" if finalized else "switched"),
             services=tuple(outcomes),
             router_url=self._router_url,
         )
-        if request.finalize_now and status == "switched":
-            result = await self._finalize(result)
-        return result
 
     async def _follow_up(self, request: RegionDeployRequest) -> RegionResult:
         previous = request.previous

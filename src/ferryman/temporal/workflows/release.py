@@ -19,13 +19,12 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
-    CancelledError,
     ChildWorkflowError,
 )
 
@@ -62,9 +61,9 @@ with workflow.unsafe.imports_passed_through():
     from ferryman.temporal.names import ENV, PHASE, SYSTEM, VERSION, build_id, region_deploy_id
     from ferryman.temporal.workflows.build import BuildWorkflow
     from ferryman.temporal.workflows.region import RegionDeployWorkflow
+    from ferryman.temporal.workflows.saga import settle, was_cancelled
 
 FAILURES = (ActivityError, ApplicationError, ChildWorkflowError)
-T = TypeVar("T")
 
 
 class RollbackRequested(Exception):
@@ -90,6 +89,7 @@ class ReleaseWorkflow:
         self._rollouts: tuple[ServiceRollout, ...] = ()
         self._rollback: Decision | None = None
         self._committed = False
+        self._restored: list[str] = []
 
     # --- humans ---------------------------------------------------------------------------------
 
@@ -116,7 +116,7 @@ class ReleaseWorkflow:
         """Put back every region the release touched; answers once they are back."""
         self._rollback = decision
         await workflow.wait_condition(lambda: self._phase in FINISHED_PHASES)
-        restored = [r for r, state in self._regions.items() if state == "restored"]
+        restored = self._restored
         where = f"restored {', '.join(restored)}" if restored else "no region was touched"
         return f"{self._id}: {self._phase} ({where}; asked by {decision.by})"
 
@@ -170,8 +170,7 @@ class ReleaseWorkflow:
             await workflow.wait_condition(workflow.all_handlers_finished)
             if isinstance(exc, asyncio.CancelledError):
                 raise
-            restored = [r for r, state in self._regions.items() if state == "restored"]
-            also = f"; restored {', '.join(restored)}" if restored else ""
+            also = f"; restored {', '.join(self._restored)}" if self._restored else ""
             raise ApplicationError(f"{reason}{also}", non_retryable=True) from exc
         self._set_phase("done")
         self._log("release complete")
@@ -316,13 +315,13 @@ class ReleaseWorkflow:
             for task in tasks.values():
                 if not task.done():
                     task.cancel()
-            await _settle(asyncio.gather(*tasks.values(), return_exceptions=True))
+            await settle(asyncio.gather(*tasks.values(), return_exceptions=True))
         first_failure: BaseException | None = None
         for region, task in tasks.items():
             error = None if task.cancelled() else task.exception()
             if task.cancelled() or error is not None:
                 # A region deploy that failed or was cancelled has put itself back.
-                cancelled = task.cancelled() or _cancelled(error)
+                cancelled = task.cancelled() or was_cancelled(error)
                 self._regions[region] = "restored" if cancelled else "failed"
                 if error is not None and not cancelled and first_failure is None:
                     first_failure = error
@@ -385,10 +384,11 @@ class ReleaseWorkflow:
             restores = [
                 self._region_child(plan, r, "restore", previous=self._results[r]) for r in group
             ]
-            results = await _settle(asyncio.gather(*restores))
+            results = await settle(asyncio.gather(*restores))
             for region, result in zip(group, results, strict=True):
                 self._results[region] = result
                 self._regions[region] = "restored"
+                self._restored.append(region)
             self._memo()
 
     # --- bookkeeping ----------------------------------------------------------------------------
@@ -406,18 +406,3 @@ class ReleaseWorkflow:
 
     def _log(self, message: str) -> None:
         self._events.append(ReleaseEvent(at=workflow.now().isoformat(), message=message))
-
-
-async def _settle(work: asyncio.Future[T]) -> T:
-    """Await ``work`` to its end, even if the release is cancelled meanwhile."""
-    while not work.done():
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.shield(work)
-    return work.result()
-
-
-def _cancelled(error: BaseException | None) -> bool:
-    """Whether a child's failure is its cancellation (it then put its region back)."""
-    if isinstance(error, ChildWorkflowError):
-        return isinstance(error.cause, CancelledError)
-    return isinstance(error, asyncio.CancelledError)

@@ -1,0 +1,168 @@
+"""The release as a saga, on the time-skipping server with an in-memory provider.
+
+Regions go wave by wave with their old versions kept warm; a failure or a
+``rollback`` Update puts every touched region back, the last wave first. The
+provider is faked (these pin the workflow's order and decisions); the same
+paths run against the real agent in tests/integration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.testing import WorkflowEnvironment
+
+from ferryman.plan.models import ReleasePlan, WavePlan
+from ferryman.temporal.models.region import Decision
+from ferryman.temporal.models.release import ReleaseResult
+from ferryman.temporal.workflows.release import ReleaseWorkflow
+from ferryman.testing.fake_provider import FakeProvider
+from ferryman.testing.workers import serving
+
+from .test_release_workflow import make_plan, make_repo
+
+REGIONS = ("eu-1", "eu-2", "eu-3")
+ReleaseHandle = WorkflowHandle[ReleaseWorkflow, ReleaseResult]
+
+
+@dataclass
+class Saga:
+    env: WorkflowEnvironment
+    provider: FakeProvider
+    queue: str
+    root: Path
+
+    def plan(
+        self, version: str, bakes: tuple[float, ...] = (0, 0, 0), **deploy: object
+    ) -> ReleasePlan:
+        plan = make_plan(self.root, version, health_s=0.5, regions=REGIONS)
+        waves = tuple(WavePlan(regions=(r,), bake_s=s) for r, s in zip(REGIONS, bakes, strict=True))
+        update = {"waves": waves, **deploy}
+        return plan.model_copy(update={"deploy": plan.deploy.model_copy(update=update)})
+
+    async def start(self, plan: ReleasePlan) -> ReleaseHandle:
+        return await self.env.client.start_workflow(
+            ReleaseWorkflow.run, plan, id=f"release/hello/dev/{uuid.uuid4()}", task_queue=self.queue
+        )
+
+    def serving(self, region: str) -> dict[str, int]:
+        return dict(self.provider.routes[(region, "web")].weights)
+
+    def running(self, region: str) -> set[str]:
+        return {v for (r, _, _, v) in self.provider.instances if r == region}
+
+    def restored_order(self) -> list[str]:
+        """Regions in the order their route tables were put back."""
+        keys = [key for kind, key in self.provider.calls if kind == "set_traffic"]
+        return [key.split("/")[-4] for key in keys if "/restore/" in key]
+
+
+@pytest.fixture
+async def saga(
+    time_skipping: WorkflowEnvironment, tmp_path: Path, ferryman_home: Path
+) -> AsyncIterator[Saga]:
+    make_repo(tmp_path)
+    provider = FakeProvider()
+    async with serving(time_skipping.client, lambda p, e: provider, REGIONS) as queue:
+        harness = Saga(time_skipping, provider, queue, tmp_path)
+        await (await harness.start(harness.plan("v1"))).result()
+        yield harness
+
+
+async def wait_phase(handle: ReleaseHandle, phase: str, wave_region: str | None = None) -> None:
+    for _ in range(400):
+        progress = await handle.query(ReleaseWorkflow.progress)
+        region_ok = wave_region is None or progress.regions.get(wave_region) == "switched"
+        if progress.phase == phase and region_ok:
+            return
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"release never reached {phase}")
+
+
+async def test_a_failure_in_the_third_wave_puts_back_the_second_then_the_first(
+    saga: Saga,
+) -> None:
+    saga.provider.unhealthy_zones = {"eu-3/b"}
+    with pytest.raises(WorkflowFailureError) as failure:
+        await (await saga.start(saga.plan("v2"))).result()
+    message = str(failure.value.cause)
+    assert "eu-3: zone b: web v2 0/2 instances healthy" in message
+    assert "restored eu-2, eu-1" in message
+    assert saga.restored_order() == ["eu-2", "eu-1"]
+    for region in REGIONS:
+        assert saga.serving(region) == {"v1": 100}, region
+        assert saga.running(region) == {"v1"}, region
+
+
+async def test_old_versions_stay_warm_until_the_release_commits(saga: Saga) -> None:
+    handle = await saga.start(saga.plan("v2", bakes=(0, 3600, 0)))
+    await wait_phase(handle, "bake", wave_region="eu-2")
+    assert saga.serving("eu-1") == {"v2": 100}
+    assert saga.running("eu-1") == {"v1", "v2"}, "eu-1 keeps v1 warm while eu-2 bakes"
+    await handle.terminate()
+
+
+async def test_rollback_during_a_bake_restores_every_touched_region(saga: Saga) -> None:
+    handle = await saga.start(saga.plan("v2", bakes=(0, 3600, 0)))
+    await wait_phase(handle, "bake", wave_region="eu-2")
+    answer = await handle.execute_update(
+        ReleaseWorkflow.rollback, Decision(by="erin", reason="p99 up")
+    )
+    assert "rolled-back" in answer and "erin" in answer
+    result = await handle.result()
+    assert result.status == "rolled-back"
+    assert saga.restored_order() == ["eu-2", "eu-1"]
+    assert saga.serving("eu-3") == {"v1": 100} and saga.running("eu-3") == {"v1"}, "untouched"
+    for region in REGIONS:
+        assert saga.serving(region) == {"v1": 100}
+        assert saga.running(region) == {"v1"}
+    progress = await handle.query(ReleaseWorkflow.progress)
+    assert any("rollback asked by erin: p99 up" in e.message for e in progress.events)
+    with pytest.raises(Exception, match=r"already finished|completed|not found"):
+        await handle.execute_update(ReleaseWorkflow.rollback, Decision(by="frank"))
+
+
+async def test_a_second_rollback_is_refused_while_the_first_runs(saga: Saga) -> None:
+    handle = await saga.start(saga.plan("v2", bakes=(3600, 0, 0)))
+    await wait_phase(handle, "bake", wave_region="eu-1")
+    first = asyncio.ensure_future(
+        handle.execute_update(ReleaseWorkflow.rollback, Decision(by="gina"))
+    )
+    for _ in range(200):
+        if (await handle.query(ReleaseWorkflow.progress)).phase != "bake":
+            break
+        await asyncio.sleep(0.025)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(ReleaseWorkflow.rollback, Decision(by="hal"))
+    assert "already rolling back (asked by gina)" in str(refused.value.cause)
+    assert "gina" in await first
+
+
+async def test_keep_none_retires_at_once_and_a_failure_starts_old_versions_again(
+    saga: Saga,
+) -> None:
+    saga.provider.unhealthy_zones = {"eu-3/a"}
+    starts = saga.provider.starts
+    with pytest.raises(WorkflowFailureError):
+        await (await saga.start(saga.plan("v2", keep_previous="none"))).result()
+    # v2 started in eu-1, eu-2 and eu-3 (2 zones × 2 replicas each), then v1 again in eu-1, eu-2.
+    assert saga.provider.starts == starts + 3 * 4 + 2 * 4
+    for region in REGIONS:
+        assert saga.serving(region) == {"v1": 100}
+        assert saga.running(region) == {"v1"}
+
+
+async def test_cancelling_the_release_puts_back_what_it_touched(saga: Saga) -> None:
+    handle = await saga.start(saga.plan("v2", bakes=(3600, 0, 0)))
+    await wait_phase(handle, "bake", wave_region="eu-1")
+    await handle.cancel()
+    with pytest.raises(WorkflowFailureError):
+        await handle.result()
+    assert saga.restored_order() == ["eu-1"]
+    assert saga.serving("eu-1") == {"v1": 100} and saga.running("eu-1") == {"v1"}
