@@ -6,6 +6,14 @@ in one vocabulary (``pass``, ``fail``, ``inconclusive``, ``no-data``,
 model the workflow passes back in.
 """
 
+from ferryman.analysis.evidence import (
+    log_mixture,
+    rate_bounds,
+    rate_log_evidence,
+    ratio_grid,
+    ratio_log_lr,
+    sign_log_evidence,
+)
 from ferryman.analysis.expressions import EvaluationError, ExpressionError, evaluate, parse
 from ferryman.analysis.mann_whitney import (
     MannWhitneyConfig,
@@ -21,27 +29,45 @@ from ferryman.analysis.models import (
     apply_no_data,
 )
 from ferryman.analysis.scoring import ScoreConfig, ScoredMetric, ScoreResult, score_run
+from ferryman.analysis.sequential import (
+    LatencyObservation,
+    RateObservation,
+    SequentialConfig,
+    SequentialState,
+    sequential_step,
+)
 from ferryman.analysis.threshold import ThresholdConfig, ThresholdState, threshold_step
 
 __all__ = [
     "EvaluationError",
     "ExpressionError",
     "Judgement",
+    "LatencyObservation",
     "MannWhitneyConfig",
     "MannWhitneyResult",
     "NoDataPolicy",
+    "RateObservation",
     "SampleSummary",
     "ScoreConfig",
     "ScoreResult",
     "ScoredMetric",
+    "SequentialConfig",
+    "SequentialState",
     "ThresholdConfig",
     "ThresholdState",
     "Verdict",
     "apply_no_data",
     "classify_metric",
     "evaluate",
+    "log_mixture",
     "mann_whitney",
     "parse",
+    "rate_bounds",
+    "rate_log_evidence",
+    "ratio_grid",
+    "ratio_log_lr",
     "score_run",
+    "sequential_step",
+    "sign_log_evidence",
     "threshold_step",
 ]
