@@ -14,6 +14,14 @@ from ferryman.analysis.evidence import (
     ratio_log_lr,
     sign_log_evidence,
 )
+from ferryman.analysis.experiment import (
+    Comparison,
+    ExperimentConfig,
+    ExperimentReport,
+    Variant,
+    analyze_experiment,
+    report_rows,
+)
 from ferryman.analysis.expressions import EvaluationError, ExpressionError, evaluate, parse
 from ferryman.analysis.mann_whitney import (
     MannWhitneyConfig,
@@ -39,7 +47,10 @@ from ferryman.analysis.sequential import (
 from ferryman.analysis.threshold import ThresholdConfig, ThresholdState, threshold_step
 
 __all__ = [
+    "Comparison",
     "EvaluationError",
+    "ExperimentConfig",
+    "ExperimentReport",
     "ExpressionError",
     "Judgement",
     "LatencyObservation",
@@ -55,7 +66,9 @@ __all__ = [
     "SequentialState",
     "ThresholdConfig",
     "ThresholdState",
+    "Variant",
     "Verdict",
+    "analyze_experiment",
     "apply_no_data",
     "classify_metric",
     "evaluate",
@@ -66,6 +79,7 @@ __all__ = [
     "rate_log_evidence",
     "ratio_grid",
     "ratio_log_lr",
+    "report_rows",
     "score_run",
     "sequential_step",
     "sign_log_evidence",

@@ -1,7 +1,8 @@
 """The few classical distributions and tests the judges use, typed.
 
 A thin layer over SciPy (which has no type information) so that the judges
-stay ``mypy --strict`` clean and call it in one place.
+stay ``mypy --strict`` clean and call it in one place. ``scipy.stats`` is
+imported on first use: it is slow to import, and loading a spec needs none of it.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import special, stats  # type: ignore[import-untyped]
+from scipy import special  # type: ignore[import-untyped]
 
 
 def normal_quantile(p: float) -> float:
@@ -30,12 +31,16 @@ def mann_whitney_p_value(
     SciPy picks the exact distribution when both samples are small and untied,
     otherwise the normal approximation with tie and continuity corrections.
     """
+    from scipy import stats
+
     result = stats.mannwhitneyu(canary, baseline, alternative="two-sided", method="auto")
     return float(result.statistic), float(result.pvalue)
 
 
 def fisher_exact_p_value(table: tuple[tuple[int, int], tuple[int, int]]) -> float:
     """Two-sided p-value of Fisher's exact test on a 2×2 table."""
+    from scipy import stats
+
     return float(stats.fisher_exact(table, alternative="two-sided").pvalue)
 
 
