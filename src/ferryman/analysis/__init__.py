@@ -44,9 +44,18 @@ from ferryman.analysis.sequential import (
     SequentialState,
     sequential_step,
 )
+from ferryman.analysis.templates import (
+    AnalysisQuery,
+    MetricPlan,
+    TemplatePlan,
+    count_queries,
+    placeholders,
+    render_query,
+)
 from ferryman.analysis.threshold import ThresholdConfig, ThresholdState, threshold_step
 
 __all__ = [
+    "AnalysisQuery",
     "Comparison",
     "EvaluationError",
     "ExperimentConfig",
@@ -56,6 +65,7 @@ __all__ = [
     "LatencyObservation",
     "MannWhitneyConfig",
     "MannWhitneyResult",
+    "MetricPlan",
     "NoDataPolicy",
     "RateObservation",
     "SampleSummary",
@@ -64,6 +74,7 @@ __all__ = [
     "ScoredMetric",
     "SequentialConfig",
     "SequentialState",
+    "TemplatePlan",
     "ThresholdConfig",
     "ThresholdState",
     "Variant",
@@ -71,14 +82,17 @@ __all__ = [
     "analyze_experiment",
     "apply_no_data",
     "classify_metric",
+    "count_queries",
     "evaluate",
     "log_mixture",
     "mann_whitney",
     "parse",
+    "placeholders",
     "rate_bounds",
     "rate_log_evidence",
     "ratio_grid",
     "ratio_log_lr",
+    "render_query",
     "report_rows",
     "score_run",
     "sequential_step",

@@ -37,6 +37,7 @@ class MannWhitneyConfig(Frozen):
     """How one metric is classified (Kayenta's names in snake case).
 
     Attributes:
+        kind: Tells the judges apart in a plan.
         direction: Which change is bad: ``increase`` (errors, latency), ``decrease``
             (throughput) or ``either``.
         confidence: Confidence level of the test and the interval.
@@ -52,6 +53,7 @@ class MannWhitneyConfig(Frozen):
         min_samples: Fewer values than this on a side is ``no-data``.
     """
 
+    kind: Literal["mann-whitney"] = "mann-whitney"
     direction: Direction = "increase"
     confidence: float = Field(default=0.98, gt=0.5, lt=1)
     tolerance: float = Field(default=0.25, ge=0)

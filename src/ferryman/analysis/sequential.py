@@ -59,6 +59,7 @@ class SequentialConfig(Frozen):
     """How a sequential judge decides.
 
     Attributes:
+        kind: Tells the judges apart in a plan.
         test: ``rates`` for error counts, ``latency`` for per-interval quantiles.
         alpha: Bound on the false-alarm rate, and on the rate of promoting a canary
             that is worse than ``margin``.
@@ -71,6 +72,7 @@ class SequentialConfig(Frozen):
         promote_early: Pass as soon as safety is shown; otherwise only harm stops early.
     """
 
+    kind: Literal["sequential"] = "sequential"
     test: SequentialTest = "rates"
     alpha: float = Field(default=0.01, gt=0, lt=0.5)
     margin: float | None = Field(default=None, gt=0)

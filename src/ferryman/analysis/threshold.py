@@ -43,6 +43,7 @@ class ThresholdConfig(Frozen):
     """Conditions and limits of a threshold judge (Argo's names in snake case).
 
     Attributes:
+        kind: Tells the judges apart in a plan.
         success_condition: When a measurement is successful, e.g. ``result < 0.01``.
         failure_condition: When a measurement is failed, e.g. ``result >= 0.05``.
         failure_limit: Failed measurements tolerated.
@@ -52,6 +53,7 @@ class ThresholdConfig(Frozen):
         interval_s: Seconds between measurements (the caller's clock, not ours).
     """
 
+    kind: Literal["threshold"] = "threshold"
     success_condition: str | None = None
     failure_condition: str | None = None
     failure_limit: int = Field(default=0, ge=0)
