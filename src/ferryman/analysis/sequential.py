@@ -236,7 +236,7 @@ def rate_judgement(metric: str, config: SequentialConfig, state: SequentialState
         head += f" ({(rate_c - rate_b) * 100:+.2f} pp)"
     e_value = f"e={_e(harm)} {'≥' if harm >= threshold else '<'} 1/α={1 / config.alpha:g}"
     bound = (
-        f"upper bound {(upper * 100):+.2f} pp {'<' if upper < margin else '≥'}"
+        f"upper bound {(upper * 100):+.3f} pp {'<' if upper < margin else '≥'}"
         f" margin {margin * 100:g} pp"
     )
     tails = {
