@@ -1,8 +1,12 @@
 """The agent's behaviour behind its HTTP API: prepare, health, routes, state, retire.
 
-Mutating calls run one at a time under a lock and are idempotent by key: the
-first answer to a key is stored and returned again for every repeat. A key
-reused for a different request is refused.
+Everything is scoped to an environment: instances, route tables, generations
+and routers are keyed by (environment, region), so two environments with a
+region of the same name never touch each other's.
+
+Mutating calls run one at a time under a lock and are idempotent by key
+(within an environment): the first answer to a key is stored and returned
+again for every repeat. A key reused for a different request is refused.
 """
 
 from __future__ import annotations
@@ -80,7 +84,12 @@ class AgentStartError(Exception):
     """The agent cannot start (state dir locked, router port taken…)."""
 
 
-def _check_names(**names: str) -> None:
+Where = tuple[str, str]
+"""(environment, region): what instances, routes and a router belong to."""
+
+
+def check_names(**names: str) -> None:
+    """Raise :class:`BadRequest` unless every value is a valid name (environment, region…)."""
     for what, value in names.items():
         if not _NAME.fullmatch(value):
             raise BadRequest(
@@ -125,8 +134,8 @@ class AgentCore:
         self._lock_file: IO[str] | None = None
         self._store: AgentStore | None = None
         self._manager: InstanceManager | None = None
-        self._routers: dict[str, Router] = {}
-        self._routes: dict[str, dict[str, tuple[RouteTable, int]]] = {}
+        self._routers: dict[Where, Router] = {}
+        self._routes: dict[Where, dict[str, tuple[RouteTable, int]]] = {}
 
     @property
     def store(self) -> AgentStore:
@@ -154,19 +163,20 @@ class AgentCore:
             raise AgentStartError(f"another agent already runs on {self._dir}") from None
         self._store = AgentStore(self._dir / "agent.db")
         self._manager = InstanceManager(self.store, self._dir / "logs", interval=self._interval)
-        self.manager.reserved_ports.update(self.store.routers().values())
+        self.manager.reserved_ports.update(port for port, _ in self.store.routers().values())
         await self.manager.adopt()
-        for region, service, table, generation in self.store.routes():
+        for environment, region, service, table, generation in self.store.routes():
             routes = RouteTable.model_validate(table)
-            self._routes.setdefault(region, {})[service] = (routes, generation)
-        for region, port in self.store.routers().items():
-            router = Router(region, self.manager, self._host, port)
-            router.install(self._region_table(region))
+            self._routes.setdefault((environment, region), {})[service] = (routes, generation)
+        for (environment, region), (port, _) in self.store.routers().items():
+            router = Router(environment, region, self.manager, self._host, port)
+            router.install(self._region_table((environment, region)))
             try:
                 await router.start()
             except OSError as error:
                 raise AgentStartError(
-                    f"router of {region} cannot listen on {self._host}:{port} again: {error}"
+                    f"router of {environment}/{region} cannot listen on {self._host}:{port}"
+                    f" again: {error}"
                 ) from None
             self._started(router)
         self.manager.supervise()
@@ -182,44 +192,66 @@ class AgentCore:
         if self._lock_file is not None:
             self._lock_file.close()
 
-    async def prepare(self, key: str, request: InstanceRequest) -> PrepareResult:
+    async def prepare(self, environment: str, key: str, request: InstanceRequest) -> PrepareResult:
         """Make sure ``request.replicas`` instances of a version run in a zone."""
+        check_names(environment=environment)
         payload = request.model_dump(mode="json")
         result = await self._once(
-            "prepare", key, payload, PrepareResult, lambda: self._prepare(request)
+            environment,
+            "prepare",
+            key,
+            payload,
+            PrepareResult,
+            lambda: self._prepare(environment, request),
         )
         current = {record.id: record for record in self.manager.all()}
         return PrepareResult(instances=[current[i.id].model() for i in result.instances])
 
-    async def health(self, region: str, zone: str, service: str, version: str) -> HealthReport:
+    async def health(
+        self, environment: str, region: str, zone: str, service: str, version: str
+    ) -> HealthReport:
         """Probe every instance of a version in a zone now."""
-        return await self.manager.check(region, zone, service, version)
+        check_names(environment=environment)
+        return await self.manager.check(environment, region, zone, service, version)
 
     async def set_routes(
-        self, key: str, region: str, service: str, routes: RouteTable
+        self, environment: str, key: str, region: str, service: str, routes: RouteTable
     ) -> RoutesResult:
         """Validate and install a service's route table in a region."""
+        check_names(environment=environment)
         payload = {"region": region, "service": service, "routes": routes.model_dump(mode="json")}
         return await self._once(
-            "routes", key, payload, RoutesResult, lambda: self._set_routes(region, service, routes)
+            environment,
+            "routes",
+            key,
+            payload,
+            RoutesResult,
+            lambda: self._set_routes((environment, region), service, routes),
         )
 
-    async def retire(self, body: RetireBody) -> RetireResult:
+    async def retire(self, environment: str, body: RetireBody) -> RetireResult:
         """Stop every instance of a version in a zone."""
+        check_names(environment=environment)
         payload = body.model_dump(mode="json", exclude={"key"})
 
         async def action() -> RetireResult:
-            stopped = await self.manager.retire(body.region, body.zone, body.service, body.version)
-            return RetireResult(stopped=stopped)
+            doomed = self.manager.running(
+                environment, body.region, body.zone, body.service, body.version
+            )
+            self.manager.withdraw(doomed)
+            await self.manager.stop(doomed)
+            return RetireResult(stopped=len(doomed))
 
-        return await self._once("retire", body.key, payload, RetireResult, action)
+        return await self._once(environment, "retire", body.key, payload, RetireResult, action)
 
-    def state(self, region: str, service: str) -> ServiceState:
+    def state(self, environment: str, region: str, service: str) -> ServiceState:
         """What a region runs and routes for one service."""
+        check_names(environment=environment)
+        where = (environment, region)
         by_zone: dict[str, set[str]] = {}
         per_zone: Counter[tuple[str, str]] = Counter()
         launched: dict[str, LaunchRecord] = {}
-        for record in self.manager.running(region, service=service):
+        for record in self.manager.running(environment, region, service=service):
             by_zone.setdefault(record.zone, set()).add(record.version)
             per_zone[(record.version, record.zone)] += 1
             launched[record.version] = record.launch
@@ -234,21 +266,29 @@ class AgentCore:
             )
             for version, launch in launched.items()
         }
-        current = self._routes.get(region, {}).get(service)
-        router = self._routers.get(region)
+        current = self._routes.get(where, {}).get(service)
+        router = self._routers.get(where)
         return ServiceState(
             region=region,
             service=service,
             versions_by_zone={zone: sorted(v) for zone, v in sorted(by_zone.items())},
             routes=None if current is None else current[0],
-            generation=self._generation(region),
+            generation=self._generation(where),
             router_url=None if router is None else router.url,
             launches=launches,
         )
 
-    def instances(self) -> InstancesResult:
-        """Every instance, stopped ones included."""
-        return InstancesResult(instances=[record.model() for record in self.manager.all()])
+    def instances(self, environment: str | None = None) -> InstancesResult:
+        """Every instance (of one environment, if given), stopped ones included."""
+        if environment is not None:
+            check_names(environment=environment)
+        return InstancesResult(
+            instances=[
+                record.model()
+                for record in self.manager.all()
+                if environment in (None, record.environment)
+            ]
+        )
 
     def events(self, kind: str | None, since: int) -> EventsResult:
         """Events after ``since``, optionally of one kind."""
@@ -270,18 +310,34 @@ class AgentCore:
         return "\n".join([*families, *samples]) + "\n"
 
     def scrape_targets(self) -> list[dict[str, object]]:
-        """Prometheus HTTP service discovery: every router, labelled with its region."""
+        """Prometheus HTTP service discovery: every router, labelled with where it routes."""
         return [
-            {"targets": [f"{router.host}:{router.port}"], "labels": {"region": region}}
-            for region, router in sorted(self._routers.items())
+            {
+                "targets": [f"{router.host}:{router.port}"],
+                "labels": {"environment": environment, "region": region},
+            }
+            for (environment, region), router in sorted(self._routers.items())
         ]
 
-    def routers(self) -> dict[str, str]:
-        """Each region's router URL."""
-        return {region: router.url for region, router in sorted(self._routers.items())}
+    def routers(self, environment: str) -> dict[str, str]:
+        """Each region's router URL in one environment."""
+        check_names(environment=environment)
+        return {
+            region: router.url
+            for (env, region), router in sorted(self._routers.items())
+            if env == environment
+        }
+
+    def environments(self) -> dict[str, dict[str, str]]:
+        """Every environment with a router, and its routers' URLs by region."""
+        found: dict[str, dict[str, str]] = {}
+        for (environment, region), router in sorted(self._routers.items()):
+            found.setdefault(environment, {})[region] = router.url
+        return found
 
     async def _once(
         self,
+        environment: str,
         operation: str,
         key: str,
         payload: Any,
@@ -291,18 +347,19 @@ class AgentCore:
         if not key:
             raise BadRequest("key must not be empty")
         fingerprint = _fingerprint(payload)
+        scoped = f"{environment}/{operation}:{key}"
         async with self._lock:
-            stored = self.store.answer(f"{operation}:{key}")
+            stored = self.store.answer(scoped)
             if stored is not None:
                 if stored[0] != fingerprint:
                     raise Conflict(f"key {key!r} was already used for a different {operation}")
                 return result_type.model_validate(stored[1])
             result = await action()
-            self.store.remember(f"{operation}:{key}", fingerprint, result.model_dump(mode="json"))
+            self.store.remember(scoped, fingerprint, result.model_dump(mode="json"))
             return result
 
-    async def _prepare(self, request: InstanceRequest) -> PrepareResult:
-        _check_names(
+    async def _prepare(self, environment: str, request: InstanceRequest) -> PrepareResult:
+        check_names(
             region=request.region,
             zone=request.zone,
             service=request.service,
@@ -314,24 +371,25 @@ class AgentCore:
             raise BadRequest("command must not be empty")
         if not request.health_path.startswith("/"):
             raise BadRequest(f"health_path must start with '/', got {request.health_path!r}")
-        cwd = await self._release_dir(request)
+        cwd = await self._release_dir(environment, request)
         existing = self.manager.running(
-            request.region, request.zone, request.service, request.version
+            environment, request.region, request.zone, request.service, request.version
         )
         missing = request.replicas - len(existing)
-        started = self.manager.launch(request, cwd, missing) if missing > 0 else []
+        started = self.manager.launch(environment, request, cwd, missing) if missing > 0 else []
         return PrepareResult(instances=[record.model() for record in existing + started])
 
-    async def _release_dir(self, request: InstanceRequest) -> str:
-        target = self._dir / "releases" / request.service / request.version
+    async def _release_dir(self, environment: str, request: InstanceRequest) -> str:
+        target = self._dir / "releases" / environment / request.service / request.version
         await asyncio.to_thread(_install_release, Path(request.artifact_dir), target)
         return str(target)
 
-    async def _set_routes(self, region: str, service: str, routes: RouteTable) -> RoutesResult:
-        _check_names(region=region, service=service)
+    async def _set_routes(self, where: Where, service: str, routes: RouteTable) -> RoutesResult:
+        environment, region = where
+        check_names(region=region, service=service)
         if routes.service != service:
             raise BadRequest(f"route table is for {routes.service!r}, the URL names {service!r}")
-        running = {r.version for r in self.manager.running(region, service=service)}
+        running = {r.version for r in self.manager.running(environment, region, service=service)}
         try:
             check_table(routes)
         except RouteError as error:
@@ -340,39 +398,48 @@ class AgentCore:
             check_table(routes, running, region)
         except RouteError as error:
             raise Conflict(str(error)) from None
-        router = await self._router(region)
-        generation = self._generation(region) + 1
-        self.store.save_routes(region, service, routes.model_dump(mode="json"), generation)
-        self._routes.setdefault(region, {})[service] = (routes, generation)
+        router = await self._router(where)
+        generation = self._generation(where) + 1
+        self.store.save_routes(
+            environment, region, service, routes.model_dump(mode="json"), generation
+        )
+        self._routes.setdefault(where, {})[service] = (routes, generation)
         router.install(router.table.replace(generation, routes))
-        self.store.record_event("routes.set", detail=f"{region} {service} {generation}")
+        self.store.record_event(
+            "routes.set", detail=f"{environment}/{region} {service} {generation}"
+        )
         return RoutesResult(generation=generation)
 
-    async def _router(self, region: str) -> Router:
-        if region in self._routers:
-            return self._routers[region]
-        taken = set(self.store.routers().values()) | {r.port for r in self.manager.all()}
+    async def _router(self, where: Where) -> Router:
+        if where in self._routers:
+            return self._routers[where]
+        environment, region = where
+        taken = {port for port, _ in self.store.routers().values()}
+        taken |= {r.port for r in self.manager.all()}
         port = self._base_port
         while port and (port in taken or not processes.port_is_free(port, self._host)):
             port += 1
-        router = Router(region, self.manager, self._host, port)
+        router = Router(environment, region, self.manager, self._host, port)
         try:
             await router.start()
         except OSError as error:
-            raise AgentError(f"router of {region} cannot listen on port {port}: {error}") from None
-        self.store.save_router(region, router.port)
+            raise AgentError(
+                f"router of {environment}/{region} cannot listen on port {port}: {error}"
+            ) from None
+        self.store.save_router(environment, region, router.port, None)
         self.manager.reserved_ports.add(router.port)
         self._started(router)
         return router
 
     def _started(self, router: Router) -> None:
-        self._routers[router.region] = router
-        self.store.record_event("router.started", detail=f"{router.region} {router.url}")
-        log.info("router of %s listening on %s", router.region, router.url)
+        where = f"{router.environment}/{router.region}"
+        self._routers[(router.environment, router.region)] = router
+        self.store.record_event("router.started", detail=f"{where} {router.url}")
+        log.info("router of %s listening on %s", where, router.url)
 
-    def _region_table(self, region: str) -> RegionTable:
-        routes = self._routes.get(region, {})
-        return RegionTable.build(self._generation(region), {s: t for s, (t, _) in routes.items()})
+    def _region_table(self, where: Where) -> RegionTable:
+        routes = self._routes.get(where, {})
+        return RegionTable.build(self._generation(where), {s: t for s, (t, _) in routes.items()})
 
-    def _generation(self, region: str) -> int:
-        return max((g for _, g in self._routes.get(region, {}).values()), default=0)
+    def _generation(self, where: Where) -> int:
+        return max((g for _, g in self._routes.get(where, {}).values()), default=0)

@@ -78,11 +78,13 @@ class RegionTable:
 class Backends(Protocol):
     """Where a router finds instances and reports broken ones."""
 
-    def healthy(self, region: str, service: str, version: str) -> list[InstanceRecord]:
+    def healthy(
+        self, environment: str, region: str, service: str, version: str
+    ) -> list[InstanceRecord]:
         """Instances of a version in a region that may take traffic."""
         ...
 
-    def running(self, region: str) -> list[InstanceRecord]:
+    def running(self, environment: str, region: str) -> list[InstanceRecord]:
         """Instances the agent keeps alive in a region."""
         ...
 
@@ -99,17 +101,21 @@ class Router:
     """The reverse proxy of one region.
 
     Args:
+        environment: The environment the region belongs to.
         region: The region it serves.
         backends: Source of healthy instances.
         host: Interface to listen on.
         port: Port to listen on.
     """
 
-    def __init__(self, region: str, backends: Backends, host: str, port: int) -> None:
+    def __init__(
+        self, environment: str, region: str, backends: Backends, host: str, port: int
+    ) -> None:
+        self.environment = environment
         self.region = region
         self.host = host
         self.port = port
-        self.stats = RouterStats(region)
+        self.stats = RouterStats(environment, region)
         self._backends = backends
         self._table = RegionTable()
         self._turns: dict[tuple[str, str, str], itertools.count[int]] = {}
@@ -264,6 +270,7 @@ class Router:
         if request.path == "/_ferryman/table":
             return web.json_response(
                 {
+                    "environment": self.environment,
                     "region": self.region,
                     "generation": table.generation,
                     "services": {
@@ -291,7 +298,7 @@ class Router:
         table = table or self._table
         up: list[tuple[dict[str, str], float]] = []
         healthy: list[tuple[dict[str, str], float]] = []
-        for record in self._backends.running(self.region):
+        for record in self._backends.running(self.environment, self.region):
             labels = record.labels()
             up.append((labels, 1.0 if record.pid is not None else 0.0))
             healthy.append((labels, 1.0 if record.state == "healthy" else 0.0))
@@ -304,7 +311,12 @@ class Router:
             *gauge_lines(
                 "ferryman_router_generation",
                 "Route table generation the router serves.",
-                [({"region": self.region}, float(table.generation))],
+                [
+                    (
+                        {"environment": self.environment, "region": self.region},
+                        float(table.generation),
+                    )
+                ],
             ),
         ]
 
@@ -323,7 +335,9 @@ class Router:
         self, service: str, version: str, zone: str | None, tried: set[str]
     ) -> InstanceRecord | None:
         candidates = [
-            r for r in self._backends.healthy(self.region, service, version) if r.id not in tried
+            r
+            for r in self._backends.healthy(self.environment, self.region, service, version)
+            if r.id not in tried
         ]
         if zone is not None:
             local = [r for r in candidates if r.zone == zone]

@@ -54,10 +54,12 @@ class RouterStats:
     """Counts every request a router answered.
 
     Args:
+        environment: Added as the ``environment`` label.
         region: Added as the ``region`` label.
     """
 
-    def __init__(self, region: str) -> None:
+    def __init__(self, environment: str, region: str) -> None:
+        self.environment = environment
         self.region = region
         self.series: dict[Key, Series] = {}
         self._history: deque[tuple[float, dict[Key, Series]]] = deque()
@@ -93,6 +95,7 @@ class RouterStats:
     def window_json(self, seconds: float) -> dict[str, Any]:
         """:meth:`window` as JSON: a list of series with their labels."""
         return {
+            "environment": self.environment,
             "region": self.region,
             "window_seconds": seconds,
             "bounds": list(BOUNDS),
@@ -110,6 +113,7 @@ class RouterStats:
     def _label_map(self, key: Key) -> dict[str, str]:
         service, version, zone, code = key
         return {
+            "environment": self.environment,
             "region": self.region,
             "zone": zone,
             "service": service,
