@@ -5,9 +5,10 @@ Run it as its own long-lived process::
     python -m ferryman.providers.local.agent --state-dir DIR --port 7300 \\
         --router-base-port 7400
 
-Stopping the agent (SIGTERM, SIGINT) stops its routers but leaves instances
-running unless ``--stop-instances-on-exit`` is given; the next agent on the
-same state dir re-adopts them.
+Stopping the agent (SIGTERM, SIGINT) leaves its instances and router
+processes running unless ``--stop-instances-on-exit`` is given; the next
+agent on the same state dir re-adopts them. ``--traffic-backend haproxy``
+routes through HAProxy instead of ferryman's own routers.
 """
 
 from __future__ import annotations
@@ -29,7 +30,13 @@ from pydantic import BaseModel, ValidationError
 from ferryman import paths
 from ferryman.providers.local.core import AgentCore, AgentError, AgentStartError, BadRequest
 from ferryman.providers.local.state import DEFAULT_ENVIRONMENT
-from ferryman.providers.local.wire import AgentHealth, PrepareBody, RetireBody, RoutesBody
+from ferryman.providers.local.wire import (
+    AgentHealth,
+    EjectBody,
+    PrepareBody,
+    RetireBody,
+    RoutesBody,
+)
 
 log = logging.getLogger("ferryman.agent")
 
@@ -138,6 +145,12 @@ async def _routers(request: web.Request) -> web.Response:
     return _json(request.app[_CORE].routers(_environment(request)))
 
 
+async def _eject(request: web.Request) -> web.Response:
+    body = EjectBody.model_validate(await _body(request))
+    request.app[_CORE].eject(body.environment, body.region, body.instance)
+    return web.json_response({})
+
+
 async def _environments(request: web.Request) -> web.Response:
     return web.json_response(request.app[_CORE].environments())
 
@@ -179,6 +192,7 @@ def build_app(core: AgentCore) -> web.Application:
         [
             web.get("/v1/health", _agent_health),
             web.get("/v1/environments", _environments),
+            web.post("/v1/eject", _eject),
             web.get("/v1/events", _events),
             web.get("/v1/metrics/services", _service_metrics),
             web.get("/v1/scrape-targets", _scrape_targets),
@@ -193,7 +207,13 @@ async def serve(args: argparse.Namespace) -> None:
     Raises:
         AgentStartError: The agent could not start.
     """
-    core = AgentCore(Path(args.state_dir), args.host, args.router_base_port)
+    core = AgentCore(
+        Path(args.state_dir),
+        args.host,
+        args.router_base_port,
+        traffic=args.traffic_backend,
+        haproxy={"binary": args.haproxy_binary} if args.haproxy_binary else None,
+    )
     runner = web.AppRunner(build_app(core), access_log=None)
     try:
         await core.start()
@@ -203,6 +223,7 @@ async def serve(args: argparse.Namespace) -> None:
         except OSError as error:
             raise AgentStartError(f"cannot listen on {args.host}:{args.port}: {error}") from None
         port = runner.addresses[0][1]
+        await core.serving(f"http://{args.host}:{port}")
         print(f"ferryman-agent listening on http://{args.host}:{port}", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -234,7 +255,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--stop-instances-on-exit",
         action="store_true",
-        help="stop every instance when the agent stops (default: leave them running)",
+        help="stop every instance and router when the agent stops (default: leave them running)",
+    )
+    parser.add_argument(
+        "--traffic-backend",
+        choices=("builtin", "haproxy"),
+        default="builtin",
+        help="what routes each region's traffic: ferryman's own router processes, or HAProxy",
+    )
+    parser.add_argument(
+        "--haproxy-binary", default=None, help="the haproxy executable (default: haproxy on PATH)"
     )
     return parser
 

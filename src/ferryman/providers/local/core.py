@@ -12,6 +12,7 @@ again for every repeat. A key reused for a different request is refused.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -21,7 +22,7 @@ import re
 import secrets
 import shutil
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -36,10 +37,12 @@ from ferryman.platform.models import (
 )
 from ferryman.platform.routes import RouteError, check_table
 from ferryman.providers.local import processes, relabel
+from ferryman.providers.local.builtin import BuiltinTraffic
 from ferryman.providers.local.instances import InstanceManager
+from ferryman.providers.local.records import InstanceRecord
 from ferryman.providers.local.records import Launch as LaunchRecord
-from ferryman.providers.local.router import RegionTable, Router
 from ferryman.providers.local.state import AgentStore
+from ferryman.providers.local.traffic import Backend, Routing, TrafficBackend, TrafficError
 from ferryman.providers.local.wire import (
     EventsResult,
     InstancesResult,
@@ -86,6 +89,7 @@ class AgentStartError(Exception):
 
 Where = tuple[str, str]
 """(environment, region): what instances, routes and a router belong to."""
+TRAFFIC_BACKENDS = ("builtin", "haproxy")
 
 
 def check_names(**names: str) -> None:
@@ -121,21 +125,39 @@ class AgentCore:
         host: Interface routers listen on.
         router_base_port: First port tried for a new region's router; 0 picks any free port.
         interval: Seconds between supervision passes.
+        traffic: The traffic backend: ``builtin`` or ``haproxy``.
+        haproxy: Options of the ``haproxy`` backend (binary, an existing instance…).
     """
 
     def __init__(
-        self, state_dir: Path, host: str, router_base_port: int, *, interval: float = 1.0
+        self,
+        state_dir: Path,
+        host: str,
+        router_base_port: int,
+        *,
+        interval: float = 1.0,
+        traffic: str = "builtin",
+        haproxy: Mapping[str, str] | None = None,
     ) -> None:
+        if traffic not in TRAFFIC_BACKENDS:
+            raise AgentStartError(
+                f"unknown traffic backend {traffic!r} (known: {', '.join(TRAFFIC_BACKENDS)})"
+            )
         self._dir = state_dir
         self._host = host
         self._base_port = router_base_port
         self._interval = interval
+        self._traffic_name = traffic
+        self._haproxy = dict(haproxy or {})
         self._lock = asyncio.Lock()
         self._lock_file: IO[str] | None = None
         self._store: AgentStore | None = None
         self._manager: InstanceManager | None = None
-        self._routers: dict[Where, Router] = {}
+        self._traffic: TrafficBackend | None = None
         self._routes: dict[Where, dict[str, tuple[RouteTable, int]]] = {}
+        self._dirty: set[Where] = set()
+        self._wake = asyncio.Event()
+        self._pusher: asyncio.Task[None] | None = None
 
     @property
     def store(self) -> AgentStore:
@@ -148,6 +170,17 @@ class AgentCore:
         """The instance manager."""
         assert self._manager is not None, "start() creates the manager"
         return self._manager
+
+    @property
+    def traffic(self) -> TrafficBackend:
+        """The traffic backend."""
+        assert self._traffic is not None, "start() creates the traffic backend"
+        return self._traffic
+
+    def _make_traffic(self) -> TrafficBackend:
+        if self._traffic_name == "haproxy":
+            raise AgentStartError("the haproxy traffic backend is not built yet")
+        return BuiltinTraffic(self._dir, self._host, self.store)
 
     async def start(self) -> None:
         """Lock the state dir, re-adopt instances, bring routers back, start supervising.
@@ -163,34 +196,47 @@ class AgentCore:
             raise AgentStartError(f"another agent already runs on {self._dir}") from None
         self._store = AgentStore(self._dir / "agent.db")
         self._manager = InstanceManager(self.store, self._dir / "logs", interval=self._interval)
-        self.manager.reserved_ports.update(port for port, _ in self.store.routers().values())
+        routers = self.store.routers()
+        self.manager.reserved_ports.update(port for port, _ in routers.values())
         await self.manager.adopt()
         for environment, region, service, table, generation in self.store.routes():
             routes = RouteTable.model_validate(table)
             self._routes.setdefault((environment, region), {})[service] = (routes, generation)
-        for (environment, region), (port, _) in self.store.routers().items():
-            router = Router(environment, region, self.manager, self._host, port)
-            router.install(self._region_table((environment, region)))
-            try:
-                await router.start()
-            except OSError as error:
-                raise AgentStartError(
-                    f"router of {environment}/{region} cannot listen on {self._host}:{port}"
-                    f" again: {error}"
-                ) from None
-            self._started(router)
+        self._traffic = self._make_traffic()
+        try:
+            await self.traffic.start(routers, [self._routing(where) for where in routers])
+        except TrafficError as error:
+            raise AgentStartError(str(error)) from None
+        self.manager.on_change = self._instances_changed
         self.manager.supervise()
+        self._pusher = asyncio.get_running_loop().create_task(self._push_loop())
+
+    async def serving(self, url: str) -> None:
+        """Tell the routers the agent's API answers at ``url`` (where they report ejections)."""
+        await self.traffic.agent_url(url)
 
     async def close(self, stop_instances: bool = False) -> None:
-        """Stop routers and supervision; stop instances only if asked."""
-        for router in self._routers.values():
-            await router.close()
+        """Stop supervision; stop instances and routers only if asked."""
+        if self._pusher is not None:
+            self._pusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pusher
+        if self._traffic is not None:
+            await self._traffic.close(stop_routers=stop_instances)
         if self._manager is not None:
             await self._manager.close(stop_instances)
         if self._store is not None:
             self._store.close()
         if self._lock_file is not None:
             self._lock_file.close()
+
+    def eject(self, environment: str, region: str, instance_id: str) -> None:
+        """A router saw an instance refuse a connection: out of rotation until healthy."""
+        check_names(environment=environment, region=region)
+        record = next((r for r in self.manager.all() if r.id == instance_id), None)
+        if record is None or (record.environment, record.region) != (environment, region):
+            raise NotFound(f"no instance {instance_id!r} in {environment}/{region}")
+        self.manager.eject(instance_id)
 
     async def prepare(self, environment: str, key: str, request: InstanceRequest) -> PrepareResult:
         """Make sure ``request.replicas`` instances of a version run in a zone."""
@@ -239,6 +285,7 @@ class AgentCore:
                 environment, body.region, body.zone, body.service, body.version
             )
             self.manager.withdraw(doomed)
+            await self._sync((environment, body.region))
             await self.manager.stop(doomed)
             return RetireResult(stopped=len(doomed))
 
@@ -267,14 +314,14 @@ class AgentCore:
             for version, launch in launched.items()
         }
         current = self._routes.get(where, {}).get(service)
-        router = self._routers.get(where)
+        url = self.traffic.urls().get(where)
         return ServiceState(
             region=region,
             service=service,
             versions_by_zone={zone: sorted(v) for zone, v in sorted(by_zone.items())},
             routes=None if current is None else current[0],
             generation=self._generation(where),
-            router_url=None if router is None else router.url,
+            router_url=url,
             launches=launches,
         )
 
@@ -311,28 +358,20 @@ class AgentCore:
 
     def scrape_targets(self) -> list[dict[str, object]]:
         """Prometheus HTTP service discovery: every router, labelled with where it routes."""
-        return [
-            {
-                "targets": [f"{router.host}:{router.port}"],
-                "labels": {"environment": environment, "region": region},
-            }
-            for (environment, region), router in sorted(self._routers.items())
-        ]
+        return self.traffic.scrape_targets()
 
     def routers(self, environment: str) -> dict[str, str]:
         """Each region's router URL in one environment."""
         check_names(environment=environment)
         return {
-            region: router.url
-            for (env, region), router in sorted(self._routers.items())
-            if env == environment
+            region: url for (env, region), url in self.traffic.urls().items() if env == environment
         }
 
     def environments(self) -> dict[str, dict[str, str]]:
         """Every environment with a router, and its routers' URLs by region."""
         found: dict[str, dict[str, str]] = {}
-        for (environment, region), router in sorted(self._routers.items()):
-            found.setdefault(environment, {})[region] = router.url
+        for (environment, region), url in self.traffic.urls().items():
+            found.setdefault(environment, {})[region] = url
         return found
 
     async def _once(
@@ -398,48 +437,93 @@ class AgentCore:
             check_table(routes, running, region)
         except RouteError as error:
             raise Conflict(str(error)) from None
-        router = await self._router(where)
+        refused = self.traffic.refuse(routes)
+        if refused is not None:
+            raise BadRequest(refused)
+        await self._router(where)
         generation = self._generation(where) + 1
+        tables = {s: t for s, (t, _) in self._routes.get(where, {}).items()}
+        tables[service] = routes
+        routing = Routing(environment, region, generation, tables, self._backends(where))
+        try:
+            await self.traffic.push(routing, new_table=True)
+        except TrafficError as error:
+            raise AgentError(
+                f"router of {environment}/{region} did not take the table: {error}"
+            ) from None
         self.store.save_routes(
             environment, region, service, routes.model_dump(mode="json"), generation
         )
         self._routes.setdefault(where, {})[service] = (routes, generation)
-        router.install(router.table.replace(generation, routes))
         self.store.record_event(
             "routes.set", detail=f"{environment}/{region} {service} {generation}"
         )
         return RoutesResult(generation=generation)
 
-    async def _router(self, where: Where) -> Router:
-        if where in self._routers:
-            return self._routers[where]
+    async def _router(self, where: Where) -> None:
+        if where in self.traffic.urls():
+            return
         environment, region = where
         taken = {port for port, _ in self.store.routers().values()}
         taken |= {r.port for r in self.manager.all()}
         port = self._base_port
         while port and (port in taken or not processes.port_is_free(port, self._host)):
             port += 1
-        router = Router(environment, region, self.manager, self._host, port)
         try:
-            await router.start()
-        except OSError as error:
+            port = await self.traffic.open(where, port)
+        except TrafficError as error:
             raise AgentError(
                 f"router of {environment}/{region} cannot listen on port {port}: {error}"
             ) from None
-        self.store.save_router(environment, region, router.port, None)
-        self.manager.reserved_ports.add(router.port)
-        self._started(router)
-        return router
+        self.manager.reserved_ports.add(port)
 
-    def _started(self, router: Router) -> None:
-        where = f"{router.environment}/{router.region}"
-        self._routers[(router.environment, router.region)] = router
-        self.store.record_event("router.started", detail=f"{where} {router.url}")
-        log.info("router of %s listening on %s", where, router.url)
+    def _backends(self, where: Where) -> tuple[Backend, ...]:
+        return tuple(
+            Backend(r.id, r.service, r.version, r.zone, r.port, r.state, r.pid is not None)
+            for r in self.manager.running(*where)
+        )
 
-    def _region_table(self, where: Where) -> RegionTable:
+    def _routing(self, where: Where) -> Routing:
         routes = self._routes.get(where, {})
-        return RegionTable.build(self._generation(where), {s: t for s, (t, _) in routes.items()})
+        return Routing(
+            where[0],
+            where[1],
+            self._generation(where),
+            {s: t for s, (t, _) in routes.items()},
+            self._backends(where),
+        )
+
+    def _instances_changed(self, records: list[InstanceRecord]) -> None:
+        self._dirty.update((r.environment, r.region) for r in records)
+        self._wake.set()
+
+    async def _sync(self, where: Where) -> None:
+        """Push a region's instances to its router now (no-op without a router)."""
+        self._dirty.discard(where)
+        if where in self.traffic.urls():
+            try:
+                await self.traffic.push(self._routing(where), new_table=False)
+            except TrafficError as error:
+                log.warning("router of %s/%s: %s", *where, error)
+
+    async def _push_loop(self) -> None:
+        """Push instance changes to routers as they happen; supervise routers every interval."""
+        next_pass = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(0.0, next_pass - loop.time())):
+                    await self._wake.wait()
+            self._wake.clear()
+            try:
+                for where in list(self._dirty):
+                    await self._sync(where)
+                if loop.time() >= next_pass:
+                    routings = {w: self._routing(w) for w in self.traffic.urls()}
+                    await self.traffic.supervise(routings)
+                    next_pass = loop.time() + self._interval
+            except Exception:
+                log.exception("pushing to routers failed")
 
     def _generation(self, where: Where) -> int:
         return max((g for _, g in self._routes.get(where, {}).values()), default=0)
