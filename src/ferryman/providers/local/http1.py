@@ -35,8 +35,8 @@ class BadMessage(ValueError):
     """A message that is not HTTP/1.x this proxy can relay."""
 
 
-class _Lookup(dict[str, str]):
-    """Header values by lower-cased name (first value wins); ``get`` takes any case."""
+class AnyCase(dict[str, str]):
+    """Header values by lower-cased name; ``get`` takes a name in any case (for route rules)."""
 
     def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
         return dict.get(self, key.lower(), default)
@@ -49,13 +49,25 @@ class Head:
     Attributes:
         first: The start line's three parts (``GET``, ``/x``, ``HTTP/1.1`` or
             ``HTTP/1.1``, ``200``, ``OK``).
-        headers: Every header as sent, in order.
         lookup: Header values by lower-cased name (first value wins).
+        raw: The head as received, final empty line included.
+        plain: Whether it has no hop-by-hop header, so it can be passed on as received.
     """
 
     first: tuple[str, str, str]
-    headers: list[tuple[str, str]]
-    lookup: _Lookup = field(default_factory=_Lookup)
+    lookup: dict[str, str] = field(default_factory=dict)
+    raw: bytes = b""
+    plain: bool = False
+
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        """Every header as sent, in order."""
+        pairs = []
+        for line in self.raw.decode("latin-1").split("\r\n")[1:]:
+            if line:
+                name, _, value = line.partition(":")
+                pairs.append((name, value.strip()))
+        return pairs
 
     def header(self, name: str) -> str | None:
         """The first value of a header (``name`` lower-case)."""
@@ -107,18 +119,18 @@ def _parse(data: bytes) -> Head:
     if len(parts) < 2:
         raise BadMessage(f"bad start line {lines[0][:80]!r}")
     first = (parts[0], parts[1], parts[2] if len(parts) > 2 else "")
-    headers: list[tuple[str, str]] = []
-    lookup = _Lookup()
+    lookup: dict[str, str] = {}
     for line in lines[1:]:
         if not line:
             continue
         name, sep, value = line.partition(":")
-        if not sep or not name or name != name.strip():
+        if not sep or not name or name[-1] in " \t" or name[0] in " \t":
             raise BadMessage(f"bad header line {line[:80]!r}")
-        value = value.strip()
-        headers.append((name, value))
-        lookup.setdefault(name.lower(), value)
-    return Head(first, headers, lookup)
+        lowered = name.lower()
+        if lowered not in lookup:
+            lookup[lowered] = value.strip()
+    plain = HOP_BY_HOP.isdisjoint(lookup)
+    return Head(first, lookup, data, plain)
 
 
 def parse_request(data: bytes) -> Head:
@@ -133,12 +145,28 @@ def parse_request(data: bytes) -> Head:
     return head
 
 
+_HOP_MARKS = tuple(f"\r\n{name}:".encode() for name in HOP_BY_HOP)
+
+
 def parse_response(data: bytes) -> Head:
     """Parse a response head.
+
+    A head without hop-by-hop headers (the usual answer of a keep-alive server)
+    is only looked at for its status and ``Content-Length``.
 
     Raises:
         BadMessage: It is not an HTTP/1.x response.
     """
+    low = data.lower()
+    if data.startswith(b"HTTP/1.1 ") and not any(mark in low for mark in _HOP_MARKS):
+        start = low.find(b"\r\ncontent-length:")
+        lookup: dict[str, str] = {}
+        if start >= 0:
+            end = low.index(b"\r\n", start + 2)
+            lookup["content-length"] = data[start + 17 : end].decode("latin-1").strip()
+        line = data[: data.index(b"\r\n")].decode("latin-1").split(" ", 2)
+        if len(line) >= 2 and line[1].isdigit():
+            return Head((line[0], line[1], line[2] if len(line) > 2 else ""), lookup, data, True)
     head = _parse(data)
     if not head.first[0].startswith("HTTP/1.") or not head.first[1].isdigit():
         raise BadMessage(f"bad status line {' '.join(head.first)[:80]!r}")

@@ -47,7 +47,7 @@ _BUFFERED = 256 * 1024
 _OWN_PATHS = frozenset({"/metrics", "/_ferryman/stats", "/_ferryman/table"})
 _REASONS = {400: "Bad Request", 404: "Not Found", 502: "Bad Gateway", 503: "Service Unavailable"}
 _REASONS |= {200: "OK", 504: "Gateway Timeout"}
-_ANSWER_TIMEOUT = 300.0
+_ANSWER_TIMEOUT = 300.0  # seconds an instance may take to start answering
 
 Reporter = Callable[[str], Awaitable[None]]
 """Tells the agent an instance refused a connection (its id)."""
@@ -115,6 +115,7 @@ class Router:
         self._serving: dict[tuple[str, str], list[Backend]] = {}
         self._turns: dict[tuple[str, str, str], itertools.count[int]] = {}
         self._pool = Pool()
+        self._stamps: dict[tuple[str, int], bytes] = {}
         self._server: asyncio.Server | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -233,7 +234,8 @@ class Router:
             return keep
         service = routes.table.service
         cookies = http1.parse_cookies(request.header("cookie")) if routes.needs_cookies else {}
-        version = routes.choose(request.lookup, cookies)
+        headers = http1.AnyCase(request.lookup) if routes.table.rules else request.lookup
+        version = routes.choose(headers, cookies)
         mirror = routes.mirror_to()
         body: bytes | None = b""
         if chunked:
@@ -272,7 +274,7 @@ class Router:
         method, _, version_text = request.first
         head = self._upstream_head(request, peer, body)
         tried: set[str] = set()
-        zone = request.header(CLIENT_ZONE)
+        zone = request.header("x-ferryman-client-zone")
         while True:
             instance = self._pick_instance(service, version, zone, tried)
             if instance is None:
@@ -287,28 +289,38 @@ class Router:
                 if len(tried) < 3:
                     continue
                 raise _Failed(502, f"{instance.id} refused the connection") from None
+            timer = asyncio.get_running_loop().call_later(_ANSWER_TIMEOUT, connection.expire)
             try:
                 connection.writer.write(head + body if body is not None else head)
                 if body is None and length:
                     await http1.relay_exactly(reader, connection.writer, length)
-                async with asyncio.timeout(_ANSWER_TIMEOUT):
-                    raw = await connection.reader.readuntil(b"\r\n\r\n")
-            except TimeoutError:
-                connection.close()
-                raise _Failed(504, f"{instance.id} did not answer in time") from None
+                raw = await connection.reader.readuntil(b"\r\n\r\n")
             except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
                 connection.close()
+                if connection.expired:
+                    raise _Failed(504, f"{instance.id} did not answer in time") from None
                 replayable = body is not None
                 if len(tried) < 3 and (method in _IDEMPOTENT or connection.reused) and replayable:
                     continue
                 raise _Failed(502, f"{instance.id} closed the connection") from None
-            answer = http1.parse_response(raw)
+            finally:
+                timer.cancel()
             keep = request.keep_alive(version_text)
-            code = await self._relay(method, answer, connection, writer, instance, generation, keep)
+            code = await self._relay(method, raw, connection, writer, instance, generation, keep)
             return instance.zone, code, keep and code != 0
 
     def _upstream_head(self, request: http1.Head, peer: str, body: bytes | None) -> bytes:
-        method, target, _ = request.first
+        method, target, version = request.first
+        lookup = request.lookup
+        if request.plain and version == "HTTP/1.1":
+            # Nothing to drop: pass the head on as received, with the forwarding headers.
+            prior = lookup.get("x-forwarded-for")
+            extra = f"X-Forwarded-For: {prior + ', ' + peer if prior else peer}\r\n"
+            if "x-forwarded-host" not in lookup:
+                extra += f"X-Forwarded-Host: {lookup.get('host', '')}\r\n"
+            if "x-forwarded-proto" not in lookup:
+                extra += "X-Forwarded-Proto: http\r\n"
+            return request.raw[:-2] + extra.encode("latin-1") + b"\r\n"
         headers = request.forwardable()
         if body is not None and request.chunked():
             headers = [(n, v) for n, v in headers if n.lower() != "content-length"]
@@ -326,7 +338,7 @@ class Router:
     async def _relay(
         self,
         method: str,
-        answer: http1.Head,
+        raw: bytes,
         connection: Connection,
         writer: asyncio.StreamWriter,
         instance: Backend,
@@ -334,25 +346,24 @@ class Router:
         keep: bool,
     ) -> int:
         """Relay an instance's answer to the client; returns its status (0: client must close)."""
+        answer = http1.parse_response(raw)
         status = int(answer.first[1])
-        headers = answer.forwardable()
-        headers += [
-            ("X-Ferryman-Version", instance.version),
-            ("X-Ferryman-Zone", instance.zone),
-            ("X-Ferryman-Instance", instance.id),
-            ("X-Ferryman-Generation", str(generation)),
-        ]
         upstream_keeps = answer.keep_alive(answer.first[0])
         no_body = method == "HEAD" or status in (204, 304) or 100 <= status < 200
         length = None if no_body else answer.length()
         chunked = not no_body and length is None and answer.chunked()
         until_close = not no_body and length is None and not chunked
-        if chunked:
-            headers.append(("Transfer-Encoding", "chunked"))
-        if not keep or until_close:
-            headers.append(("Connection", "close"))
-        first = f"HTTP/1.1 {answer.first[1]} {answer.first[2]}"
-        head = http1.render(first, headers)
+        ours = self._stamp(instance, generation)
+        if answer.plain and keep and not until_close:
+            head = raw[:-2] + ours + b"\r\n"
+        else:
+            headers = answer.forwardable()
+            if chunked:
+                headers.append(("Transfer-Encoding", "chunked"))
+            if not keep or until_close:
+                headers.append(("Connection", "close"))
+            head = http1.render(f"HTTP/1.1 {answer.first[1]} {answer.first[2]}", headers)
+            head = head[:-2] + ours + b"\r\n"
         upstream = connection.reader
         if length is not None and length <= _BUFFERED:
             data = await upstream.readexactly(length) if length else b""
@@ -373,6 +384,21 @@ class Router:
         if writer.transport.get_write_buffer_size() > http1.CHUNK:
             await writer.drain()
         return 0 if until_close else status
+
+    def _stamp(self, instance: Backend, generation: int) -> bytes:
+        """The headers naming who answered, ready to append to a head."""
+        key = (instance.id, generation)
+        stamp = self._stamps.get(key)
+        if stamp is None:
+            if len(self._stamps) > 4096:
+                self._stamps.clear()
+            stamp = self._stamps[key] = (
+                f"X-Ferryman-Version: {instance.version}\r\n"
+                f"X-Ferryman-Zone: {instance.zone}\r\n"
+                f"X-Ferryman-Instance: {instance.id}\r\n"
+                f"X-Ferryman-Generation: {generation}\r\n"
+            ).encode("latin-1")
+        return stamp
 
     def _copy(self, request: http1.Head, service: str, version: str, body: bytes) -> None:
         instance = self._pick_instance(service, version, None, set())

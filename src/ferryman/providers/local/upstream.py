@@ -30,6 +30,12 @@ class Connection:
         self.reader = reader
         self.writer = writer
         self.reused = False
+        self.expired = False
+
+    def expire(self) -> None:
+        """Give up waiting for an answer: close, so the pending read fails."""
+        self.expired = True
+        self.close()
 
     def close(self) -> None:
         """Close it for good."""
