@@ -25,8 +25,11 @@ async def router_pid(platform: LocalPlatform) -> int:
     return pid
 
 
-async def test_an_agent_killed_under_steady_traffic_fails_no_request(tmp_path: Path) -> None:
-    async with LocalPlatform(tmp_path) as platform:
+@pytest.mark.parametrize("backend", ["builtin", "haproxy"])
+async def test_an_agent_killed_under_steady_traffic_fails_no_request(
+    tmp_path: Path, backend: str
+) -> None:
+    async with LocalPlatform(tmp_path, traffic_backend=backend) as platform:
         await asyncio.gather(
             platform.deploy("r1", "a", "v1", replicas=2), platform.deploy("r1", "b", "v2")
         )

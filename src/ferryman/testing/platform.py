@@ -58,10 +58,15 @@ class LocalPlatform:
         stop_instances_on_exit: Passed to the agent (False keeps instances across restarts
             by SIGTERM too).
         environment: The environment ``provider`` (and every helper) acts in.
+        traffic_backend: What routes traffic: ``builtin`` or ``haproxy``.
     """
 
     def __init__(
-        self, root: Path, stop_instances_on_exit: bool = True, environment: str = "default"
+        self,
+        root: Path,
+        stop_instances_on_exit: bool = True,
+        environment: str = "default",
+        traffic_backend: str = "builtin",
     ) -> None:
         self.root = root
         self.run_id = uuid.uuid4().hex
@@ -69,6 +74,7 @@ class LocalPlatform:
             state_dir=root / "agent",
             env={MARKER: self.run_id},
             stop_instances_on_exit=stop_instances_on_exit,
+            traffic_backend=traffic_backend,
         )
         self.environment = environment
         self.provider = LocalProvider(self.agent.url, environment=environment, timeout=30)

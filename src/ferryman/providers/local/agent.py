@@ -151,6 +151,19 @@ async def _eject(request: web.Request) -> web.Response:
     return web.json_response({})
 
 
+async def _router_page(request: web.Request) -> web.Response:
+    m = request.match_info
+    raw = request.query.get("window", "60")
+    try:
+        window = float(raw)
+    except ValueError:
+        raise BadRequest(f"window must be seconds, got {raw!r}") from None
+    content_type, text = request.app[_CORE].router_page(
+        m["environment"], m["region"], "/" + m["page"], window
+    )
+    return web.Response(text=text, content_type=content_type, charset="utf-8")
+
+
 async def _environments(request: web.Request) -> web.Response:
     return web.json_response(request.app[_CORE].environments())
 
@@ -193,6 +206,7 @@ def build_app(core: AgentCore) -> web.Application:
             web.get("/v1/health", _agent_health),
             web.get("/v1/environments", _environments),
             web.post("/v1/eject", _eject),
+            web.get("/v1/env/{environment}/router/{region}/{page:.+}", _router_page),
             web.get("/v1/events", _events),
             web.get("/v1/metrics/services", _service_metrics),
             web.get("/v1/scrape-targets", _scrape_targets),

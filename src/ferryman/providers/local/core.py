@@ -179,8 +179,22 @@ class AgentCore:
 
     def _make_traffic(self) -> TrafficBackend:
         if self._traffic_name == "haproxy":
-            raise AgentStartError("the haproxy traffic backend is not built yet")
+            from ferryman.providers.local.haproxy import HAProxyTraffic
+
+            return HAProxyTraffic(self._dir, self._host, self.store, self._haproxy.get("binary"))
         return BuiltinTraffic(self._dir, self._host, self.store)
+
+    def router_page(
+        self, environment: str, region: str, path: str, window: float
+    ) -> tuple[str, str]:
+        """A router's own page (``/metrics``, ``/_ferryman/…``) when the agent serves it."""
+        page = getattr(self.traffic, "page", None)
+        found = None if page is None else page((environment, region), path, window)
+        if found is None:
+            raise NotFound(f"the agent serves no router page for {environment}/{region}")
+        content_type: str = found[0]
+        text: str = found[1]
+        return content_type, text
 
     async def start(self) -> None:
         """Lock the state dir, re-adopt instances, bring routers back, start supervising.

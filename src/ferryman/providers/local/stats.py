@@ -64,15 +64,23 @@ class RouterStats:
         self.series: dict[Key, Series] = {}
         self._history: deque[tuple[float, dict[Key, Series]]] = deque()
 
-    def observe(self, service: str, version: str, zone: str, code: int, seconds: float) -> None:
-        """Count one answered request."""
+    def observe(
+        self,
+        service: str,
+        version: str,
+        zone: str,
+        code: int | str,
+        seconds: float,
+        count: int = 1,
+    ) -> None:
+        """Count ``count`` answered requests that took ``seconds`` each."""
         key = (service, version, zone, str(code))
         series = self.series.get(key)
         if series is None:
             series = self.series[key] = Series()
-        series.count += 1
-        series.buckets[bisect.bisect_left(BOUNDS, seconds)] += 1
-        series.total_seconds += seconds
+        series.count += count
+        series.buckets[bisect.bisect_left(BOUNDS, seconds)] += count
+        series.total_seconds += seconds * count
 
     def snapshot(self, now: float | None = None) -> None:
         """Remember the counters as they are now (called once a second)."""
