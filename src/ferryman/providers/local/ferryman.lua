@@ -4,7 +4,7 @@
 -- in rules.map by the chosen slot backend); this action evaluates them in
 -- order and, when one matches, names the version backend in txn.vbe.
 --
--- Encoding (fields percent-encoded): "<user-header>|<rule>;<rule>..." where a
+-- Encoding (fields percent-encoded): "<user-header>|<rule>/<rule>..." where a
 -- rule is "h,<header>,<value>,<backend>", "c,<cookie>,<value>,<backend>" or
 -- "b,<buckets>,,<backend>".
 --
@@ -118,7 +118,7 @@ local function parse(spec)
   end
   local header, body = spec:match("^([^|]*)|(.*)$")
   rules = {user = unquote(header or "x-user-id"):lower()}
-  for item in (body or ""):gmatch("[^;]+") do
+  for item in (body or ""):gmatch("[^/]+") do
     local kind, name, value, backend = item:match("^(%a),([^,]*),([^,]*),([^,]*)$")
     if kind then
       rules[#rules + 1] = {

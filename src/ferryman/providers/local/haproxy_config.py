@@ -83,7 +83,7 @@ def rules_value(where: Where, table: RouteTable) -> str | None:
         else:
             parts.append(f"b,{rule.buckets},,")
         parts[-1] += target
-    return f"{quote(table.user_header, safe='')}|{';'.join(parts)}"
+    return f"{quote(table.user_header, safe='')}|{'/'.join(parts)}"
 
 
 def map_entries(
