@@ -39,8 +39,8 @@ async def test_an_agent_killed_under_load_comes_back_with_nothing_lost(tmp_path:
         assert not kinds & {"instance.started", "instance.restarted", "instance.exited"}
         state = await platform.provider.current_state("r1", "web")
         assert (state.generation, state.routes, state.router_url) == (generation, table, url)
-        # While the agent was down, requests failed to connect; none got a 5xx answer.
-        assert during.errors == during.failures
+        # The router is a process of its own: it served throughout.
+        assert during.errors == 0
         assert during.by_version["v1"].requests > 0 and during.by_version["v2"].requests > 0
 
         steady = await run_load(LoadConfig(targets=(url,), rps=None, requests=500))

@@ -126,6 +126,10 @@ async def test_the_local_source_counts_exactly_what_the_router_did(scene: Scene)
         "bad": bad_errors / bad_requests,
     }
     assert [s.value for s in requests] == [1000.0]
+    mine = MetricQuery(kind="requests", by=("environment",), matchers={"environment": "default"})
+    assert [(s.labels, s.value) for s in await source.query(mine, window=300)] == [
+        ({"environment": "default"}, 1000.0)
+    ]
     latency = await source.query(MetricQuery(kind="latency", quantile=0.5), window=300)
     assert all(0 < s.value < 1 for s in latency)
 

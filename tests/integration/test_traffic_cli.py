@@ -40,7 +40,7 @@ def ferryman(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 async def test_traffic_reports_each_version_of_every_region(tmp_path: Path) -> None:
-    async with LocalPlatform(tmp_path) as platform:
+    async with LocalPlatform(tmp_path, environment="prod") as platform:
         await asyncio.gather(
             platform.deploy("r1", "a", "v1"),
             platform.deploy("r1", "a", "v2"),
@@ -63,13 +63,21 @@ async def test_traffic_reports_each_version_of_every_region(tmp_path: Path) -> N
         assert "[  1.0s]" in done.stdout  # reported as it goes
 
         only = await asyncio.to_thread(
-            ferryman, "traffic", "--region", "r2", *args[:2], "--duration", "0.5", cwd=tmp_path
+            ferryman,
+            "traffic",
+            *("--env", "prod", "--region", "r2", *args[:2], "--duration", "0.5"),
+            cwd=tmp_path,
         )
         assert only.returncode == 0 and "v2" not in only.stdout.split("total", 1)[1]
 
         bad = await asyncio.to_thread(ferryman, "traffic", "--region", "r9", *args, cwd=tmp_path)
         assert bad.returncode == 1
-        assert bad.stderr.strip() == "error: no router for region r9 (routers: r1, r2)"
+        assert bad.stderr.strip() == "error: no router for region r9 (routers: none yet)"
+        outside = await asyncio.to_thread(
+            ferryman, "traffic", "--env", "prod", "--region", "r9", *args, cwd=tmp_path
+        )
+        assert outside.returncode == 1
+        assert outside.stderr.strip() == "error: region r9 is not part of the environment"
 
         no_env = await asyncio.to_thread(ferryman, "traffic", "--env", "qa", *args, cwd=tmp_path)
         assert no_env.returncode == 1

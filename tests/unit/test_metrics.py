@@ -38,7 +38,7 @@ def test_bucket_quantiles_interpolate_like_prometheus() -> None:
 
 
 def test_router_stats_count_per_label_set_and_over_a_window() -> None:
-    stats = RouterStats("r1")
+    stats = RouterStats("prod", "r1")
     stats.observe("web", "v1", "a", 200, 0.003)
     stats.snapshot(now=100.0)
     stats.observe("web", "v1", "a", 200, 0.003)
@@ -50,10 +50,8 @@ def test_router_stats_count_per_label_set_and_over_a_window() -> None:
     assert sum(s.count for s in stats.window(5, now=200.0).values()) == 2
     assert sum(s.count for s in stats.window(500, now=200.0).values()) == 3
     lines = stats.render()
-    assert (
-        'ferryman_http_requests_total{region="r1",zone="a",service="web",version="v2",code="500"} 1'
-        in lines
-    )
+    labels = 'environment="prod",region="r1",zone="a",service="web",version="v2",code="500"'
+    assert f"ferryman_http_requests_total{{{labels}}} 1" in lines
     buckets = [ln for ln in lines if "_bucket{" in ln and 'version="v1"' in ln]
     assert len(buckets) == len(BOUNDS) + 1
     assert buckets[1].endswith('le="0.0025"} 0') and buckets[2].endswith('le="0.005"} 2')

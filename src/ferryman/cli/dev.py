@@ -39,8 +39,14 @@ def dev(
         False, "--prometheus", help="Also start Prometheus scraping routers and instances."
     ),
     prometheus_port: int = typer.Option(9090, help="Port of Prometheus's HTTP API and UI."),
+    traffic_backend: str = typer.Option(
+        "builtin", "--traffic-backend", help="What routes traffic: builtin or haproxy."
+    ),
 ) -> None:
     """Start Temporal, the ferryman worker and the local platform agent."""
+    if traffic_backend not in ("builtin", "haproxy"):
+        console.print(f"error: --traffic-backend is builtin or haproxy, not {traffic_backend!r}")
+        raise typer.Exit(2)
     stack = DevStack(
         StackConfig(
             temporal_port=temporal_port,
@@ -52,6 +58,7 @@ def dev(
             build_slots=build_slots,
             prometheus=prometheus,
             prometheus_port=prometheus_port,
+            traffic_backend=traffic_backend,
         )
     )
     stopped = threading.Event()

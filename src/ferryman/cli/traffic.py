@@ -77,7 +77,8 @@ def traffic(
     wanted = _env_regions(spec, env)
     agent = _agent_url(agent_url)
     try:
-        routers = run(LocalProvider(agent, timeout=5).routers())
+        provider = LocalProvider(agent, environment=env or "default", timeout=5)
+        routers = run(provider.routers())
     except FerrymanError as error:
         raise fail(f"{error} (is `ferryman dev` running?)") from None
     targets = pick_routers(routers, wanted, region)

@@ -41,6 +41,7 @@ class StackConfig:
         build_slots: Build steps the worker runs at once.
         prometheus: Also start Prometheus scraping the agent's routers and instances.
         prometheus_port: Port of Prometheus's HTTP API.
+        traffic_backend: What routes regions' traffic: ``builtin`` or ``haproxy``.
     """
 
     temporal_port: int = 7233
@@ -52,6 +53,7 @@ class StackConfig:
     build_slots: int = 2
     prometheus: bool = False
     prometheus_port: int = 9090
+    traffic_backend: str = "builtin"
 
 
 @dataclass
@@ -183,6 +185,7 @@ class DevStack:
             "--state-dir", str(paths.agent_dir()),
             "--port", str(cfg.agent_port),
             "--router-base-port", str(cfg.router_base_port),
+            "--traffic-backend", cfg.traffic_backend,
             "--stop-instances-on-exit",
         ]  # fmt: skip
         process = spawn(argv, log)

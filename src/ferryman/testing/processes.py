@@ -85,6 +85,7 @@ class AgentProcess:
     router_base_port: int = field(default_factory=free_port)
     env: dict[str, str] = field(default_factory=dict)
     stop_instances_on_exit: bool = True
+    traffic_backend: str = "builtin"
     process: Popen[bytes] | None = None
 
     @property
@@ -98,6 +99,7 @@ class AgentProcess:
             sys.executable, "-m", "ferryman.providers.local.agent",
             "--state-dir", str(self.state_dir), "--port", str(self.port),
             "--router-base-port", str(self.router_base_port),
+            "--traffic-backend", self.traffic_backend,
         ]  # fmt: skip
         if self.stop_instances_on_exit:
             argv.append("--stop-instances-on-exit")

@@ -1,5 +1,9 @@
 """``LocalProvider``: the ``Provider`` Protocol spoken over HTTP to the local agent.
 
+A provider acts within one environment (``/v1/env/{environment}/…`` on the
+agent): two providers of different environments never see or touch each
+other's instances, routes or routers, even in regions of the same name.
+
 Each call opens its own short-lived connection, so a provider object can be
 shared freely between activities and event loops. Failures are not retried
 here: Temporal retries the activity.
@@ -51,15 +55,18 @@ class LocalProvider:
 
     Args:
         base_url: The agent's address, e.g. ``http://127.0.0.1:7300``.
+        environment: The environment every call acts in.
         timeout: Seconds to wait for any one answer.
     """
 
-    def __init__(self, base_url: str, timeout: float = 30) -> None:
+    def __init__(self, base_url: str, environment: str = "default", timeout: float = 30) -> None:
         self.base_url = base_url.rstrip("/")
+        self.environment = environment
         self.timeout = timeout
+        self._scope = "/v1/env/" + _path(environment)
 
     def __repr__(self) -> str:
-        return f"LocalProvider({self.base_url!r})"
+        return f"LocalProvider({self.base_url!r}, environment={self.environment!r})"
 
     async def prepare(self, key: str, request: InstanceRequest) -> list[Instance]:
         """Start ``request.replicas`` instances of a version in a zone (idempotent by key).
@@ -71,7 +78,8 @@ class LocalProvider:
             unpacked = await asyncio.to_thread(self._unpack, request)
             request = request.model_copy(update={"artifact_dir": str(unpacked)})
         body = PrepareBody(key=key, request=request)
-        return (await self._call("POST", "/v1/prepare", PrepareResult, body)).instances
+        path = self._scope + "/prepare"
+        return (await self._call("POST", path, PrepareResult, body)).instances
 
     @staticmethod
     def _unpack(request: InstanceRequest) -> Path:
@@ -83,31 +91,33 @@ class LocalProvider:
 
     async def health(self, region: str, zone: str, service: str, version: str) -> HealthReport:
         """Check every instance of a version in a zone."""
-        path = "/v1/health/" + _path(region, zone, service, version)
+        path = f"{self._scope}/health/" + _path(region, zone, service, version)
         return await self._call("GET", path, HealthReport)
 
     async def set_traffic(self, key: str, region: str, routes: RouteTable) -> int:
         """Atomically replace a region's routes for a service; returns the new generation."""
-        path = "/v1/routes/" + _path(region, routes.service)
+        path = f"{self._scope}/routes/" + _path(region, routes.service)
         body = RoutesBody(key=key, routes=routes)
         return (await self._call("PUT", path, RoutesResult, body)).generation
 
     async def current_state(self, region: str, service: str) -> ServiceState:
         """Versions per zone, routes and generation for a service in a region."""
-        return await self._call("GET", "/v1/state/" + _path(region, service), ServiceState)
+        path = f"{self._scope}/state/" + _path(region, service)
+        return await self._call("GET", path, ServiceState)
 
     async def retire(self, key: str, region: str, zone: str, service: str, version: str) -> int:
         """Stop every instance of a version in a zone; returns how many were stopped."""
         body = RetireBody(key=key, region=region, zone=zone, service=service, version=version)
-        return (await self._call("POST", "/v1/retire", RetireResult, body)).stopped
+        return (await self._call("POST", self._scope + "/retire", RetireResult, body)).stopped
 
     async def ping(self) -> int:
         """The agent's pid, proving it answers."""
         return (await self._call("GET", "/v1/health", AgentHealth)).pid
 
     async def instances(self) -> list[Instance]:
-        """Every instance the agent knows, stopped ones included."""
-        return (await self._call("GET", "/v1/instances", InstancesResult)).instances
+        """Every instance of the environment the agent knows, stopped ones included."""
+        path = self._scope + "/instances"
+        return (await self._call("GET", path, InstancesResult)).instances
 
     async def events(self, kind: str | None = None, since: int = 0) -> list[AgentEvent]:
         """The agent's events after sequence number ``since``, optionally of one kind."""
@@ -117,11 +127,21 @@ class LocalProvider:
         return (await self._call("GET", "/v1/events", EventsResult, params=params)).events
 
     async def routers(self) -> dict[str, str]:
-        """Each region's router URL."""
-        payload = await self._request("GET", "/v1/routers")
+        """Each region's router URL, in the provider's environment."""
+        payload = await self._request("GET", self._scope + "/routers")
         if not isinstance(payload, dict):
             raise ProviderError(f"local agent at {self.base_url} sent a malformed router list")
         return {str(region): str(url) for region, url in payload.items()}
+
+    async def environments(self) -> dict[str, dict[str, str]]:
+        """Every environment with a router on the agent, and its routers by region."""
+        payload = await self._request("GET", "/v1/environments")
+        if not isinstance(payload, dict):
+            raise ProviderError(f"local agent at {self.base_url} sent a malformed list")
+        return {
+            str(env): {str(region): str(url) for region, url in routers.items()}
+            for env, routers in payload.items()
+        }
 
     async def _call(
         self,

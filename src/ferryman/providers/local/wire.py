@@ -81,3 +81,11 @@ class AgentHealth(_Body):
 
     ok: bool
     pid: int
+
+
+class EjectBody(_Body):
+    """``POST /v1/eject``: a router saw an instance refuse a connection."""
+
+    environment: str
+    region: str
+    instance: str

@@ -23,15 +23,17 @@ WORKFLOWS = (ReleaseWorkflow, BuildWorkflow, RegionDeployWorkflow)
 
 
 def local_providers(agent_url: str) -> ProviderFactory:
-    """A provider factory knowing the ``local`` platform at ``agent_url``."""
+    """A provider factory knowing the ``local`` platform at ``agent_url``, one per environment."""
     from ferryman.providers.local import LocalProvider
 
-    local = LocalProvider(agent_url)
+    cache: dict[str, Provider] = {}
 
     def factory(platform: str, environment: str) -> Provider:
         if platform != "local":
             raise KeyError(platform)
-        return local
+        if environment not in cache:
+            cache[environment] = LocalProvider(agent_url, environment=environment)
+        return cache[environment]
 
     return factory
 
