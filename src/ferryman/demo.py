@@ -23,6 +23,7 @@ import httpx
 from rich.console import Console
 
 from ferryman import paths
+from ferryman.cli.context import serve_regions_on_dev_stack
 from ferryman.cli.live import follow
 from ferryman.devstack import DevStack, StackConfig, StackInfo, load_info
 from ferryman.errors import FerrymanError
@@ -83,12 +84,13 @@ async def release_once(
     """
     plan = compile_plan(load_spec(spec_file), spec_file, env)
     client = await connect(Connection.from_env(info.temporal_address, info.namespace), wait_s=10)
-    routers = [] if traffic_host is None else await _routers(info, plan.deploy.regions)
+    routers = [] if traffic_host is None else await _routers(info, env, plan.deploy.regions)
     load: asyncio.Future[LoadStats] | None = None
     live: list[LoadStats] = []
     if routers:
         config = LoadConfig(targets=tuple(routers), rps=50, duration=3600, host=traffic_host)
         load = asyncio.ensure_future(run_load(config, tick=live.append, tick_every=0.2))
+    serve_regions_on_dev_stack(plan)
     handle = await start_release(client, plan)
     console.print(f"\n[bold]▶ {handle.id}[/]")
     result, error = await follow(client, handle, console)
@@ -104,8 +106,8 @@ async def release_once(
     return result.version, result.router_urls, stats
 
 
-async def _routers(info: StackInfo, regions: tuple[RegionPlan, ...]) -> list[str]:
-    known = await LocalProvider(info.agent_url).routers()
+async def _routers(info: StackInfo, env: str, regions: tuple[RegionPlan, ...]) -> list[str]:
+    known = await LocalProvider(info.agent_url, environment=env).routers()
     return [known[region.name] for region in regions if region.name in known]
 
 

@@ -30,7 +30,7 @@ async def test_worker_killed_between_barrier_and_switch_switches_exactly_once(
     tmp_path: Path,
 ) -> None:
     deployer = RegionDeployer(dev_client, TASK_QUEUE, store_example_app())
-    provider = LocalProvider(agent.url)
+    provider = LocalProvider(agent.url, environment="test")
     serve = ("--central", "--region", deployer.region)
     worker = start_worker(dev_server.address, agent.url, tmp_path / "worker1.log", *serve)
     try:

@@ -50,7 +50,7 @@ async def answered(
 
 
 async def versions_by_zone(agent: AgentProcess) -> dict[str, list[str]]:
-    state = await LocalProvider(agent.url).current_state("eu-1", "web")
+    state = await LocalProvider(agent.url, environment="test").current_state("eu-1", "web")
     return state.versions_by_zone
 
 
@@ -73,7 +73,7 @@ async def test_unhealthy_zone_rolls_back_everywhere_and_old_never_stops(
     deployer: RegionDeployer, agent: AgentProcess
 ) -> None:
     first = await deployer.deploy("v1")
-    provider = LocalProvider(agent.url)
+    provider = LocalProvider(agent.url, environment="test")
     v1_pids = {i.pid for i in await provider.instances() if i.version == "v1"}
     async with traffic(first.router_url) as seen:
         handle = await deployer.start("v2", BROKEN_IN_ZONE_B, progress_deadline_s=3)
@@ -110,7 +110,7 @@ async def test_cancel_while_old_colour_is_warm_is_one_swap_back(
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await handle.execute_update(RegionDeployWorkflow.promote, Decision(by="bob"))
     assert "not waiting for promotion" in str(refused.value.cause)
-    provider = LocalProvider(agent.url)
+    provider = LocalProvider(agent.url, environment="test")
     mark = max((e.seq for e in await provider.events()), default=0)
     async with traffic(first.router_url) as seen:
         await handle.cancel()

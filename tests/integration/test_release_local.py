@@ -30,7 +30,7 @@ async def test_release_builds_deploys_and_switches_versions(
     assert {a["version"] for a in answers} == {first.version}
     assert {a["header_version"] for a in answers} == {first.version}
     assert {a["greeting"] for a in answers} == {"hello from ferryman"}
-    provider = LocalProvider(agent.url)
+    provider = LocalProvider(agent.url, environment="dev")
     old_pids = [i.pid for i in await provider.instances() if i.version == first.version]
     assert len(old_pids) == 2 and all(pid and pid_alive(pid) for pid in old_pids)
 
@@ -50,10 +50,18 @@ async def test_release_of_the_live_version_changes_nothing(
 ) -> None:
     plan = hello_plan(hello_spec, version="v1")
     await release(dev_client, agent.url, plan)
-    starts = [e for e in await LocalProvider(agent.url).events() if e.kind == "instance.started"]
+    starts = [
+        e
+        for e in await LocalProvider(agent.url, environment="dev").events()
+        if e.kind == "instance.started"
+    ]
     again = await release(dev_client, agent.url, plan)
     assert again.status == "unchanged"
-    after = [e for e in await LocalProvider(agent.url).events() if e.kind == "instance.started"]
+    after = [
+        e
+        for e in await LocalProvider(agent.url, environment="dev").events()
+        if e.kind == "instance.started"
+    ]
     assert len(after) == len(starts) == 2
 
 
@@ -69,6 +77,6 @@ async def test_unhealthy_version_is_retired_and_old_keeps_serving(
         await release(dev_client, agent.url, bad_plan)
     assert "0/2 instances healthy" in str(failure.value.cause)
     assert {a["version"] for a in served(url)} == {"good"}
-    provider = LocalProvider(agent.url)
+    provider = LocalProvider(agent.url, environment="dev")
     bad = [i for i in await provider.instances() if i.version == "bad"]
     assert bad and all(i.state == "stopped" and not (i.pid and pid_alive(i.pid)) for i in bad)

@@ -43,7 +43,7 @@ async def test_worker_killed_mid_deploy_completes_without_repeating_starts(
         hello_plan(hello_spec, "v1"),
         command="sleep 2 && exec python3 dist/server.py",
     )
-    provider = LocalProvider(agent.url)
+    provider = LocalProvider(agent.url, environment="dev")
     serve = ("--central", "--region", "local-1")
     worker = start_worker(dev_server.address, agent.url, tmp_path / "worker1.log", *serve)
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -20,9 +20,6 @@ from ferryman.analysis.models import Frozen, NoDataPolicy
 from ferryman.analysis.scoring import ScoreConfig
 from ferryman.analysis.sequential import SequentialConfig
 from ferryman.analysis.threshold import ThresholdConfig
-
-if TYPE_CHECKING:
-    from ferryman.metrics.base import MetricQuery
 
 SourceKind = Literal["local", "prometheus"]
 PLACEHOLDERS = ("version", "service", "region", "zone")
@@ -35,19 +32,14 @@ class AnalysisQuery(Frozen):
     """A source-independent query, as ``ferryman.metrics.MetricQuery`` has it.
 
     Kept here so that the analysis package imports no metric source (and no
-    HTTP client); :meth:`to_metric_query` gives the source's model.
+    HTTP client); its fields are those of the sources' model, which validates
+    its ``model_dump()`` as it is.
     """
 
     kind: QueryKind
     matchers: dict[str, str] = Field(default_factory=dict)
     by: tuple[str, ...] = ("version",)
     quantile: float = Field(default=0.99, ge=0, le=1)
-
-    def to_metric_query(self) -> MetricQuery:
-        """The same query as the metric sources' model."""
-        from ferryman.metrics.base import MetricQuery
-
-        return MetricQuery.model_validate(self.model_dump())
 
 
 JudgeConfig = Annotated[

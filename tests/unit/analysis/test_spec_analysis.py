@@ -17,6 +17,7 @@ from ferryman.analysis import (
     count_queries,
     render_query,
 )
+from ferryman.metrics.base import MetricQuery
 from ferryman.spec.analysis import AnalysisSpec, to_plan, to_plans
 from ferryman.spec.load import _plain
 
@@ -92,7 +93,7 @@ def test_queries_render_placeholders_and_split_into_counts() -> None:
     assert isinstance(rendered, AnalysisQuery) and rendered.matchers == {"version": "v1"}
     requests, errors = count_queries(query)
     assert (requests.kind, errors.kind) == ("requests", "errors")
-    assert rendered.to_metric_query().matchers == {"version": "v1"}
+    assert MetricQuery.model_validate(rendered.model_dump()).matchers == {"version": "v1"}
 
 
 def one_error(text: str) -> str:

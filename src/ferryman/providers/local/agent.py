@@ -252,7 +252,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m ferryman.providers.local.agent",
+        prog="ferryman agent",
         description="ferryman's local platform agent: runs instances and per-region routers.",
     )
     parser.add_argument(

@@ -25,6 +25,7 @@ class Connection:
         tls: Whether to use TLS (with the optional client certificate below).
         tls_cert: Path to a client certificate (PEM), for mTLS.
         tls_key: Path to the client certificate's key (PEM).
+        api_key: An API key (Temporal Cloud); implies TLS.
     """
 
     address: str = DEFAULT_ADDRESS
@@ -32,17 +33,31 @@ class Connection:
     tls: bool = False
     tls_cert: str | None = None
     tls_key: str | None = None
+    api_key: str | None = None
 
     @classmethod
-    def from_env(cls, address: str | None = None, namespace: str | None = None) -> Connection:
+    def from_env(
+        cls,
+        address: str | None = None,
+        namespace: str | None = None,
+        *,
+        tls: bool | None = None,
+        tls_cert: str | None = None,
+        tls_key: str | None = None,
+        api_key: str | None = None,
+    ) -> Connection:
         """Explicit values first, then ``FERRYMAN_TEMPORAL_*`` variables, then defaults."""
-        cert = os.environ.get("FERRYMAN_TEMPORAL_TLS_CERT")
+        env = os.environ.get
+        cert = tls_cert or env("FERRYMAN_TEMPORAL_TLS_CERT")
+        key = api_key or env("FERRYMAN_TEMPORAL_API_KEY")
+        wanted = tls if tls is not None else env("FERRYMAN_TEMPORAL_TLS", "") in {"1", "true"}
         return cls(
-            address=address or os.environ.get("FERRYMAN_TEMPORAL_ADDRESS") or DEFAULT_ADDRESS,
-            namespace=namespace or os.environ.get("FERRYMAN_TEMPORAL_NAMESPACE") or "default",
-            tls=bool(cert) or os.environ.get("FERRYMAN_TEMPORAL_TLS", "") in {"1", "true"},
+            address=address or env("FERRYMAN_TEMPORAL_ADDRESS") or DEFAULT_ADDRESS,
+            namespace=namespace or env("FERRYMAN_TEMPORAL_NAMESPACE") or "default",
+            tls=bool(cert) or bool(key) or wanted,
             tls_cert=cert,
-            tls_key=os.environ.get("FERRYMAN_TEMPORAL_TLS_KEY"),
+            tls_key=tls_key or env("FERRYMAN_TEMPORAL_TLS_KEY"),
+            api_key=key,
         )
 
     def tls_config(self) -> TLSConfig | bool:
@@ -68,6 +83,7 @@ async def connect(connection: Connection, wait_s: float = 0.0) -> Client:
                 namespace=connection.namespace,
                 data_converter=DATA_CONVERTER,
                 tls=connection.tls_config(),
+                api_key=connection.api_key,
             )
         except (RPCError, RuntimeError, OSError) as exc:
             if loop.time() >= deadline:
