@@ -1,4 +1,4 @@
-"""``ferryman promote`` and ``ferryman rollback``: decisions sent to a running release."""
+"""``ferryman promote | rollback | pause | resume | abort``: decisions sent to a release."""
 
 from __future__ import annotations
 
@@ -52,3 +52,49 @@ def rollback(
         return await decisions.rollback(client, release_id, decision)
 
     console.print(run(go()))
+
+
+def _steer(action: str, release_id: str, reason: str, by: str | None, address: str | None,
+           namespace: str | None) -> None:  # fmt: skip
+    async def go() -> str:
+        client = await client_for(address, namespace)
+        decision = Decision(by=by or getpass.getuser(), reason=reason)
+        return await decisions.steer(client, release_id, action, decision)
+
+    console.print(run(go()))
+
+
+@app.command()
+def pause(
+    release_id: str = typer.Argument(..., help="The release, e.g. release/shop/prod/7."),
+    reason: str = typer.Option(..., "--reason", help="Why; kept in the release's history."),
+    by: str | None = ByOption,
+    temporal_address: str | None = AddressOption,
+    namespace: str | None = NamespaceOption,
+) -> None:
+    """Stop a rollout after its current step, until `ferryman resume`."""
+    _steer("pause", release_id, reason, by, temporal_address, namespace)
+
+
+@app.command()
+def resume(
+    release_id: str = typer.Argument(..., help="The release, e.g. release/shop/prod/7."),
+    reason: str = typer.Option("", "--reason", help="Why; kept in the release's history."),
+    by: str | None = ByOption,
+    temporal_address: str | None = AddressOption,
+    namespace: str | None = NamespaceOption,
+) -> None:
+    """Go on with a paused rollout; regions whose switch failed are switched again."""
+    _steer("resume", release_id, reason, by, temporal_address, namespace)
+
+
+@app.command()
+def abort(
+    release_id: str = typer.Argument(..., help="The release, e.g. release/shop/prod/7."),
+    reason: str = typer.Option(..., "--reason", help="Why; kept in the release's history."),
+    by: str | None = ByOption,
+    temporal_address: str | None = AddressOption,
+    namespace: str | None = NamespaceOption,
+) -> None:
+    """Stop a rollout where it is, without rolling back (to fix forward); waits until done."""
+    _steer("abort", release_id, reason, by, temporal_address, namespace)

@@ -21,8 +21,17 @@ from ferryman.plan.models import (
     ReleasePlan,
     ServicePlan,
     StepPlan,
+    WavePlan,
 )
-from ferryman.spec.models import BlueGreen, Repo, Service, Spec, Strategy
+from ferryman.spec.models import (
+    BlueGreen,
+    Environment,
+    Repo,
+    Service,
+    Spec,
+    Strategy,
+    Wave,
+)
 
 _URL = re.compile(r"^([a-z][a-z0-9+.-]*://|git@)")
 _MATRIX_REF = re.compile(r"\$\{\{\s*matrix\.([A-Za-z0-9_-]+)\s*\}\}")
@@ -214,6 +223,24 @@ def strategy_options(strategy: Strategy | None) -> StrategyOptions:
     return ReplaceOptions()
 
 
+def _waves(environment: Environment) -> tuple[WavePlan, ...]:
+    """The environment's waves with their bakes and failure budgets resolved."""
+    rollout = environment.rollout
+    waves = rollout.waves or tuple(Wave(regions=(name,)) for name in environment.regions)
+    return tuple(
+        WavePlan(
+            regions=wave.regions,
+            bake_s=rollout.bake if wave.bake is None else wave.bake,
+            max_failed_regions=(
+                rollout.max_failed_regions
+                if wave.max_failed_regions is None
+                else wave.max_failed_regions
+            ),
+        )
+        for wave in waves
+    )
+
+
 def compile_plan(
     spec: Spec,
     spec_path: str | Path,
@@ -250,6 +277,7 @@ def compile_plan(
     regions = tuple(
         RegionPlan(name=name, zones=region.zones) for name, region in env.regions.items()
     )
+    rollout = env.rollout
     services = tuple(
         _service_plan(name, service, artifact_node(spec, service.artifact, target))
         for name, service in spec.services.items()
@@ -261,6 +289,12 @@ def compile_plan(
         spec_path=str(path),
         build=compile_build(spec, path, durations=durations),
         deploy=DeployPlan(
-            environment=environment, platform=env.platform, regions=regions, services=services
+            environment=environment,
+            platform=env.platform,
+            regions=regions,
+            services=services,
+            waves=_waves(env),
+            keep_previous=rollout.keep_previous,
+            on_failure=rollout.on_failure,
         ),
     )

@@ -111,8 +111,13 @@ class WavePlan(_Plan):
 
     regions: tuple[str, ...]
     bake_s: float = Field(default=0.0, ge=0, description="Durable wait after the wave.")
+    max_failed_regions: int = Field(
+        default=0, ge=0, description="Regions of this wave that may fail (and be put back)."
+    )
 
 
+OnFailure = Literal["rollback", "pause"]
+"""What a failure does: put back every touched region, or wait for a person to decide."""
 KeepPrevious = Literal["until-done", "bake", "none"]
 """How long old versions stay warm: until the release commits, through the wave's
 bake, or not at all (a rollback then starts them again from their artifacts)."""
@@ -129,6 +134,7 @@ class DeployPlan(_Plan):
         default=(), description="Empty: one region per wave, in the order of ``regions``."
     )
     keep_previous: KeepPrevious = "until-done"
+    on_failure: OnFailure = "rollback"
 
     def ordered_waves(self) -> tuple[WavePlan, ...]:
         """The waves, or one per region in declaration order when none are given."""
@@ -148,3 +154,14 @@ class ReleasePlan(_Plan):
     spec_path: str
     build: BuildPlan
     deploy: DeployPlan
+    queue: bool = Field(
+        default=True,
+        description="Wait behind a release of the same system to the same environment "
+        "(False: refuse to start while one runs).",
+    )
+    history_limit: int = Field(
+        default=10_000,
+        ge=10,
+        description="Continue as new past this many history events, even if the server "
+        "does not suggest it yet.",
+    )

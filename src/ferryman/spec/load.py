@@ -32,7 +32,15 @@ from ruamel.yaml.scalarbool import ScalarBoolean
 
 from ferryman.errors import SpecError, SpecIssue
 from ferryman.spec.models import Spec, check_name
-from ferryman.spec.validate import PathPart, SpecDocument, format_path, run_checks, suggest
+from ferryman.spec.rollout import ROLLOUT_CHECKS
+from ferryman.spec.validate import (
+    CHECKS,
+    PathPart,
+    SpecDocument,
+    format_path,
+    run_checks,
+    suggest,
+)
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
@@ -73,7 +81,7 @@ def load_spec_text(text: str, file: str) -> Spec:
         spec = Spec.model_validate(_plain(root, {}))
     except ValidationError as exc:
         issues.extend(issue for error in exc.errors() for issue in _pydantic_issues(doc, error))
-    issues.extend(run_checks(doc, spec))
+    issues.extend(run_checks(doc, spec, (*CHECKS, *ROLLOUT_CHECKS)))
     if issues or spec is None:
         raise SpecError(_sorted(issues))
     return spec

@@ -29,11 +29,13 @@ Example::
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ferryman.deploy.steps import PreviewMatch, SmokeCheck
 from ferryman.deploy.strategies.blue_green import check_traffic_steps
+from ferryman.spec.duration import Duration
 
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 _NAME = re.compile(NAME_PATTERN)
@@ -204,12 +206,17 @@ class Service(_Frozen):
     health: HealthCheck = Field(default_factory=HealthCheck)
     replicas: int = Field(default=1, ge=1, le=64)
     strategy: Strategy | None = None
+    residency: tuple[str, ...] = Field(
+        default=(),
+        description="Region tags this service may run in (data residency); empty: anywhere.",
+    )
 
 
 class Region(_Frozen):
-    """A region and its availability zones."""
+    """A region, its availability zones, and tags that residency rules match."""
 
     zones: tuple[str, ...] = Field(min_length=1)
+    tags: tuple[str, ...] = Field(default=(), description="e.g. [eu, gdpr]")
 
     @field_validator("zones")
     @classmethod
@@ -221,11 +228,39 @@ class Region(_Frozen):
         return value
 
 
+class Wave(_Frozen):
+    """Regions deployed together; the next wave waits for this one's bake."""
+
+    regions: tuple[str, ...] = Field(min_length=1)
+    bake: Duration | None = Field(default=None, description="Default: the rollout's bake.")
+    max_failed_regions: int | None = Field(default=None, ge=0, alias="max-failed-regions")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _list_of_regions(cls, value: object) -> object:
+        return {"regions": value} if isinstance(value, list | tuple) else value
+
+
+class Rollout(_Frozen):
+    """How a release crosses an environment's regions: waves, bakes, failure policy."""
+
+    waves: tuple[Wave, ...] = Field(
+        default=(), description="Default: one region per wave, in the order of `regions`."
+    )
+    bake: Duration = Field(default=0.0, description="Wait after each wave (durable timer).")
+    on_failure: Literal["rollback", "pause"] = Field(default="rollback", alias="on-failure")
+    max_failed_regions: int = Field(default=0, ge=0, alias="max-failed-regions")
+    keep_previous: Literal["until-done", "bake", "none"] = Field(
+        default="until-done", alias="keep-previous"
+    )
+
+
 class Environment(_Frozen):
-    """A deployment target: a platform and the regions it spans."""
+    """A deployment target: a platform, the regions it spans, and how to roll across them."""
 
     platform: str = "local"
     regions: dict[str, Region] = Field(min_length=1)
+    rollout: Rollout = Field(default_factory=Rollout)
 
     @field_validator("regions")
     @classmethod

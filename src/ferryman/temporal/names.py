@@ -38,6 +38,15 @@ def release_id(system: str, environment: str, seq: int) -> str:
     return f"release/{system}/{environment}/{seq}"
 
 
+def lock_id(system: str, environment: str, central: str = TASK_QUEUE) -> str:
+    """The workflow id of the lock letting one release at a time into an environment.
+
+    The central queue is part of it: the lock runs there, and releases started on
+    another queue (a test's private one) are another ferryman installation.
+    """
+    return f"lock/{central}/{system}/{environment}"
+
+
 def build_id(release: str) -> str:
     """The workflow id of a release's build child."""
     return f"{release}/build"

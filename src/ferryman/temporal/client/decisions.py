@@ -76,3 +76,23 @@ async def rollback(client: Client, release_id: str, decision: Decision) -> str:
         raise _refusal("rollback", exc) from exc
     except RPCError as exc:
         raise ReleaseError(f"rollback refused: no running release {release_id!r}") from exc
+
+
+async def steer(client: Client, release_id: str, action: str, decision: Decision) -> str:
+    """Send ``pause``, ``resume`` or ``abort`` to a release; returns its answer.
+
+    Raises:
+        ReleaseError: The release does not exist or refuses (the validator's reason).
+    """
+    handle = client.get_workflow_handle_for(ReleaseWorkflow.run, release_id)
+    updates = {
+        "pause": ReleaseWorkflow.pause,
+        "resume": ReleaseWorkflow.resume,
+        "abort": ReleaseWorkflow.abort,
+    }
+    try:
+        return await handle.execute_update(updates[action], decision)
+    except WorkflowUpdateFailedError as exc:
+        raise _refusal(action, exc) from exc
+    except RPCError as exc:
+        raise ReleaseError(f"{action} refused: no running release {release_id!r}") from exc

@@ -137,6 +137,8 @@ class RegionDeployRequest(_Msg):
         services: For ``switch``: the services, switched in this order.
         finalize_now: For ``switch``: retire old versions at once (keep none warm).
         previous: For ``finalize`` and ``restore``: the switch's result.
+        attempt: 0 for the first switch; a resumed rollout switches a region again
+            under new idempotency keys.
     """
 
     release_id: str
@@ -148,6 +150,7 @@ class RegionDeployRequest(_Msg):
     services: tuple[ServiceRollout, ...] = ()
     finalize_now: bool = False
     previous: RegionResult | None = None
+    attempt: int = Field(default=0, ge=0, description="Retries of this switch (keys differ).")
 
 
 class Decision(_Msg):

@@ -6,8 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ferryman.plan.models import ReleasePlan
 from ferryman.temporal.models.build import BuildResult
-from ferryman.temporal.models.region import RegionResult
+from ferryman.temporal.models.region import Decision, RegionResult, ServiceRollout
 
 
 class _Msg(BaseModel):
@@ -17,11 +18,14 @@ class _Msg(BaseModel):
 ReleasePhase = Literal[
     "pending",
     "build",
+    "queued",
     "deploy",
     "bake",
+    "paused",
     "finalize",
     "rolling-back",
     "rolled-back",
+    "aborted",
     "done",
     "failed",
 ]
@@ -36,8 +40,8 @@ RegionState = Literal[
     "restored",
     "failed",
 ]
-ReleaseStatus = Literal["succeeded", "unchanged", "rolled-back"]
-FINISHED_PHASES: frozenset[str] = frozenset({"rolled-back", "done", "failed"})
+ReleaseStatus = Literal["succeeded", "partial", "unchanged", "rolled-back", "aborted"]
+FINISHED_PHASES: frozenset[str] = frozenset({"rolled-back", "aborted", "done", "failed"})
 
 
 class ReleaseEvent(_Msg):
@@ -65,6 +69,59 @@ class ReleaseProgress(_Msg):
     events: tuple[ReleaseEvent, ...] = ()
     router_urls: dict[str, str] = Field(default_factory=dict)
     error: str = ""
+    waiting_for: str = Field(
+        default="", description="What the release waits for (a lock, a person), and how to go on."
+    )
+    bake_until: str = Field(default="", description="When the current bake ends (ISO time).")
+
+
+class Paused(_Msg):
+    """Why a rollout stopped and what resuming it does.
+
+    Attributes:
+        by: Who paused it (``ferryman`` when a failure did).
+        reason: Why.
+        wave: The wave it stopped in.
+        retry: Regions of that wave that resuming switches again.
+    """
+
+    by: str
+    reason: str
+    wave: int = 0
+    retry: tuple[str, ...] = ()
+
+
+class ReleaseCarry(_Msg):
+    """Everything a release knows, handed to its next run by continue-as-new.
+
+    The compensation (every switched region's recorded state), the log and the
+    lock survive, so a rollout that waits for days keeps its history small.
+    """
+
+    next_step: int
+    phase: ReleasePhase
+    version: str = ""
+    nodes: dict[str, str] = Field(default_factory=dict)
+    build: BuildResult | None = None
+    rollouts: tuple[ServiceRollout, ...] = ()
+    results: dict[str, RegionResult] = Field(default_factory=dict)
+    touched: tuple[tuple[int, str], ...] = ()
+    regions: dict[str, RegionState] = Field(default_factory=dict)
+    events: tuple[ReleaseEvent, ...] = ()
+    restored: tuple[str, ...] = ()
+    routers: dict[str, str] = Field(default_factory=dict)
+    lock_held: bool = False
+    paused: Paused | None = None
+    attempts: dict[str, int] = Field(default_factory=dict)
+    runs: int = Field(default=1, description="Runs of this release so far (1 + continues).")
+    decisions: tuple[Decision, ...] = ()
+
+
+class ReleaseContinuation(_Msg):
+    """The input of a release's next run after continue-as-new: its plan and what it knows."""
+
+    plan: ReleasePlan
+    carry: ReleaseCarry
 
 
 class ReleaseResult(_Msg):

@@ -14,12 +14,14 @@ from temporalio.worker import Worker
 from ferryman.providers.base import Provider
 from ferryman.temporal.activities.build import BUILD_ACTIVITIES
 from ferryman.temporal.activities.deploy import DeployActivities, ProviderFactory
+from ferryman.temporal.activities.lock import LockActivities
 from ferryman.temporal.names import TASK_QUEUE, build_task_queue, region_task_queue
 from ferryman.temporal.workflows.build import BuildWorkflow
+from ferryman.temporal.workflows.lock import ReleaseLockWorkflow
 from ferryman.temporal.workflows.region import RegionDeployWorkflow
 from ferryman.temporal.workflows.release import ReleaseWorkflow
 
-WORKFLOWS = (ReleaseWorkflow, BuildWorkflow, RegionDeployWorkflow)
+WORKFLOWS = (ReleaseWorkflow, BuildWorkflow, RegionDeployWorkflow, ReleaseLockWorkflow)
 
 
 def local_providers(agent_url: str) -> ProviderFactory:
@@ -53,7 +55,14 @@ def central_workers(
         build_platforms: Also serve these platforms' own build queues
             (``<central>-build-<os>-<arch>``).
     """
-    workers = [Worker(client, task_queue=central, workflows=list(WORKFLOWS))]
+    workers = [
+        Worker(
+            client,
+            task_queue=central,
+            workflows=list(WORKFLOWS),
+            activities=LockActivities(client).all(),
+        )
+    ]
     for runs_on in ("", *build_platforms):
         workers.append(
             Worker(

@@ -294,7 +294,9 @@ class RegionDeployWorkflow:
     ) -> None:
         """Carry out ``steps`` in order, appending each to ``attempted`` as it begins."""
         assert self._request is not None
-        key = f"{self._request.release_id}/{self._request.region}/{target.service}/{action}"
+        request = self._request
+        attempt = f".{request.attempt}" if request.attempt else ""
+        key = f"{request.release_id}/{request.region}/{target.service}/{action}{attempt}"
         for index, step in enumerate(steps):
             attempted.append(step)
             self._set(target.service, phase=step.kind, step=describe(step))

@@ -5,12 +5,20 @@ The steps come from ``ferryman.plan.release``: a ``BuildWorkflow`` child
 ``RegionDeployWorkflow`` child per region, ``<release>/region/<name>``; the old
 versions stay warm), the wave's bake, and the finalize that retires old
 versions (``…/region/<name>/finalize``) once the release no longer needs them.
+Before its first wave a release takes its environment's lock
+(``ReleaseLockWorkflow``), so two releases of one system to one environment
+never interleave: the second waits in the queue, or is refused.
 
-If a region fails, or someone asks for a ``rollback`` (an Update), the regions
-still switching are cancelled, which puts each of them back, and every region
-already switched is restored from its recorded state (``…/region/<name>/restore``),
-the last wave first. A failure then fails the release with its cause; a
-rollback ends it ``rolled-back``.
+A wave may lose up to ``max_failed_regions`` regions (each puts itself back).
+Beyond that, or on a ``rollback`` Update, the regions still switching are
+cancelled, which puts each of them back, and — with ``on_failure: rollback`` —
+every region already switched is restored from its recorded state
+(``…/region/<name>/restore``), the last wave first. With ``on_failure: pause``
+the rollout waits for ``resume`` (switch the failed regions again and go on),
+``rollback`` or ``abort`` (stop where it is, keep what was switched). People
+can ``pause`` a rollout between steps too. Every one of these is an Update
+with a validator. Long waits continue as new with the compensation, the log
+and the lock carried over.
 """
 
 from __future__ import annotations
@@ -40,8 +48,10 @@ with workflow.unsafe.imports_passed_through():
         release_steps,
     )
     from ferryman.plan.version import derive_version
+    from ferryman.temporal.activities.lock import LockActivities
     from ferryman.temporal.failures import failure_message
     from ferryman.temporal.models.build import BuildRequest, BuildResult
+    from ferryman.temporal.models.lock import LockInput, LockRequest
     from ferryman.temporal.models.region import (
         Decision,
         RegionAction,
@@ -51,23 +61,39 @@ with workflow.unsafe.imports_passed_through():
     )
     from ferryman.temporal.models.release import (
         FINISHED_PHASES,
+        Paused,
         RegionState,
+        ReleaseCarry,
+        ReleaseContinuation,
         ReleaseEvent,
         ReleasePhase,
         ReleaseProgress,
         ReleaseResult,
         ReleaseStatus,
     )
-    from ferryman.temporal.names import ENV, PHASE, SYSTEM, VERSION, build_id, region_deploy_id
+    from ferryman.temporal.names import (
+        ENV,
+        PHASE,
+        SYSTEM,
+        VERSION,
+        build_id,
+        lock_id,
+        region_deploy_id,
+    )
     from ferryman.temporal.workflows.build import BuildWorkflow
     from ferryman.temporal.workflows.region import RegionDeployWorkflow
     from ferryman.temporal.workflows.saga import settle, was_cancelled
 
 FAILURES = (ActivityError, ApplicationError, ChildWorkflowError)
+EVENTS_KEPT = 200
 
 
 class RollbackRequested(Exception):
     """Raised inside the workflow when a ``rollback`` Update interrupts the release."""
+
+
+class AbortRequested(Exception):
+    """Raised inside the workflow when an ``abort`` Update stops the release."""
 
 
 @workflow.defn(name="ferryman.Release")
@@ -87,13 +113,27 @@ class ReleaseWorkflow:
         self._results: dict[str, RegionResult] = {}
         self._touched: list[tuple[int, str]] = []
         self._rollouts: tuple[ServiceRollout, ...] = ()
-        self._rollback: Decision | None = None
-        self._committed = False
         self._restored: list[str] = []
+        self._attempts: dict[str, int] = {}
+        self._decisions: list[Decision] = []
+        self._build: BuildResult | None = None
+        self._committed = False
+        self._runs = 1
+        self._step_index = 0
+        self._waiting_for = ""
+        self._bake_until = ""
+        self._lock_asked = False
+        self._lock_held = False
+        self._lock_refused: str | None = None
+        self._paused: Paused | None = None
+        self._pause_request: Decision | None = None
+        self._resume: Decision | None = None
+        self._rollback: Decision | None = None
+        self._abort: Decision | None = None
 
-    # --- humans ---------------------------------------------------------------------------------
+    # --- humans: Updates with validators, signals from the lock, a query -------------------
 
-    @workflow.query(name="progress")
+    @workflow.query
     def progress(self) -> ReleaseProgress:
         """The live state of this release; each region's detail is its child's query."""
         plan = self._plan
@@ -109,12 +149,14 @@ class ReleaseWorkflow:
             events=tuple(self._events),
             router_urls=dict(self._routers),
             error=self._error,
+            waiting_for=self._waiting_for,
+            bake_until=self._bake_until,
         )
 
     @workflow.update
     async def rollback(self, decision: Decision) -> str:
         """Put back every region the release touched; answers once they are back."""
-        self._rollback = decision
+        self._rollback = self._decided(decision)
         await workflow.wait_condition(lambda: self._phase in FINISHED_PHASES)
         restored = self._restored
         where = f"restored {', '.join(restored)}" if restored else "no region was touched"
@@ -122,87 +164,219 @@ class ReleaseWorkflow:
 
     @rollback.validator
     def _check_rollback(self, decision: Decision) -> None:
-        if self._phase in FINISHED_PHASES:
-            raise ValueError(
-                f"{self._id} already finished ({self._phase}); release the previous version "
-                "to go back"
-            )
+        self._check_running("roll back")
         if self._committed:
             raise ValueError(f"{self._id} already committed; it is retiring the old versions")
         if self._rollback is not None:
             raise ValueError(f"{self._id} is already rolling back (asked by {self._rollback.by})")
 
+    @workflow.update
+    def pause(self, decision: Decision) -> str:
+        """Stop the rollout at the end of the current step, until ``resume``."""
+        self._pause_request = self._decided(decision)
+        return f"{self._id}: pausing after the current step (asked by {decision.by})"
+
+    @pause.validator
+    def _check_pause(self, decision: Decision) -> None:
+        self._check_running("pause")
+        if self._paused is not None or self._pause_request is not None:
+            raise ValueError(f"{self._id} is already paused")
+        if self._rollback is not None or self._committed:
+            raise ValueError(f"{self._id} is past pausing (phase {self._phase})")
+
+    @workflow.update
+    def resume(self, decision: Decision) -> str:
+        """Go on with a paused rollout, switching again the regions that failed."""
+        self._resume = self._decided(decision)
+        paused = self._paused
+        again = f"; switching {', '.join(paused.retry)} again" if paused and paused.retry else ""
+        return f"{self._id}: resumed by {decision.by}{again}"
+
+    @resume.validator
+    def _check_resume(self, decision: Decision) -> None:
+        self._check_running("resume")
+        if self._paused is None and self._pause_request is None:
+            raise ValueError(f"{self._id} is not paused (phase {self._phase})")
+
+    @workflow.update
+    async def abort(self, decision: Decision) -> str:
+        """Stop where the rollout is, keeping what was switched (to fix forward)."""
+        self._abort = self._decided(decision)
+        await workflow.wait_condition(lambda: self._phase in FINISHED_PHASES)
+        return f"{self._id}: {self._phase} (asked by {decision.by})"
+
+    @abort.validator
+    def _check_abort(self, decision: Decision) -> None:
+        self._check_running("abort")
+        if self._rollback is not None or self._abort is not None or self._committed:
+            raise ValueError(f"{self._id} is past aborting (phase {self._phase})")
+
+    def _check_running(self, action: str) -> None:
+        if self._phase in FINISHED_PHASES:
+            raise ValueError(f"{self._id} already finished ({self._phase}); nothing to {action}")
+
+    def _decided(self, decision: Decision) -> Decision:
+        self._decisions.append(decision)
+        return decision
+
+    @workflow.signal
+    def lock_granted(self) -> None:
+        """The environment's lock is this release's."""
+        self._lock_held = True
+
+    @workflow.signal
+    def lock_refused(self, holder: str) -> None:
+        """Another release holds the lock and this one asked not to wait."""
+        self._lock_refused = holder
+
     # --- the run --------------------------------------------------------------------------------
 
     @workflow.run
-    async def run(self, plan: ReleasePlan) -> ReleaseResult:
-        """Carry out the plan's steps; undo what was done on failure or rollback."""
+    async def run(self, start: ReleasePlan | ReleaseContinuation) -> ReleaseResult:
+        """Carry out the plan's steps; undo what was done on failure or rollback.
+
+        Args:
+            start: The plan, or (after continue-as-new) the plan and what the
+                previous run knew.
+        """
+        plan, carry = (
+            (start.plan, start.carry)
+            if isinstance(start, ReleaseContinuation)
+            else (
+                start,
+                None,
+            )
+        )
         self._id = workflow.info().workflow_id
         self._plan = plan
-        self._nodes = {node.id: "pending" for node in plan.build.nodes}
         self._regions = {region.name: "pending" for region in plan.deploy.regions}
-        workflow.upsert_search_attributes(
-            [SYSTEM.value_set(plan.system), ENV.value_set(plan.environment)]
-        )
-        build: BuildResult | None = None
+        self._nodes = {node.id: "pending" for node in plan.build.nodes}
+        if carry is not None:
+            self._restore_carry(carry)
+        else:
+            workflow.upsert_search_attributes(
+                [SYSTEM.value_set(plan.system), ENV.value_set(plan.environment)]
+            )
+        try:
+            return await self._run_steps(plan)
+        finally:
+            if self._phase in FINISHED_PHASES:
+                await self._release_lock(plan)
+
+    async def _run_steps(self, plan: ReleasePlan) -> ReleaseResult:
         steps = release_steps(plan.deploy)
         try:
-            for index, step in enumerate(steps):
-                if self._rollback is not None:
-                    raise RollbackRequested
-                self._committed = isinstance(step, Finalize) and index == len(steps) - 1
-                build = await self._step(plan, step) or build
+            while self._step_index < len(steps):
+                await self._checkpoint(plan)
+                step = steps[self._step_index]
+                self._committed = isinstance(step, Finalize) and self._step_index == len(steps) - 1
+                await self._step(plan, step)
+                self._step_index += 1
         except RollbackRequested:
             assert self._rollback is not None
             self._log(f"rollback asked by {self._rollback.by}: {self._rollback.reason}")
             await self._undo()
             self._set_phase("rolled-back")
-            return await self._finish("rolled-back", build)
+            return await self._finish("rolled-back")
+        except AbortRequested:
+            assert self._abort is not None
+            self._log(f"aborted by {self._abort.by}: {self._abort.reason}; keeping what switched")
+            await self._finalize(plan, tuple(self._results))
+            self._set_phase("aborted")
+            return await self._finish("aborted")
         except (*FAILURES, asyncio.CancelledError) as exc:
-            reason = (
-                "cancelled" if isinstance(exc, asyncio.CancelledError) else failure_message(exc)
-            )
+            cancelled = isinstance(exc, asyncio.CancelledError)
+            reason = "cancelled" if cancelled else failure_message(exc)
             self._error = reason
             self._log(f"release failed: {reason}")
             if not self._committed:
                 await self._undo()
             self._set_phase("failed")
             await workflow.wait_condition(workflow.all_handlers_finished)
-            if isinstance(exc, asyncio.CancelledError):
+            if cancelled:
                 raise
             also = f"; restored {', '.join(self._restored)}" if self._restored else ""
             raise ApplicationError(f"{reason}{also}", non_retryable=True) from exc
         self._set_phase("done")
         self._log("release complete")
-        touched = [r for r in self._results.values() if r.status != "unchanged"]
-        status: ReleaseStatus = "succeeded" if touched or not self._results else "unchanged"
-        return await self._finish(status, build)
+        return await self._finish(self._status())
 
-    async def _step(self, plan: ReleasePlan, step: ReleaseStep) -> BuildResult | None:
+    def _status(self) -> ReleaseStatus:
+        if any(state == "failed" for state in self._regions.values()):
+            return "partial"
+        touched = [r for r in self._results.values() if r.status != "unchanged"]
+        return "succeeded" if touched or not self._results else "unchanged"
+
+    async def _step(self, plan: ReleasePlan, step: ReleaseStep) -> None:
         if isinstance(step, BuildStep):
-            build = await self._interruptible(self._build(plan))
-            self._rollouts = self._service_rollouts(plan, build)
-            return build
-        if isinstance(step, DeployWave):
-            await self._deploy_wave(plan, step)
+            self._build = await self._interruptible(self._build_all(plan))
+            self._rollouts = self._service_rollouts(plan, self._build)
+        elif isinstance(step, DeployWave):
+            await self._take_lock(plan)
+            await self._deploy_wave(plan, step, step.regions)
         elif isinstance(step, Bake):
-            self._set_phase("bake")
-            self._log(f"wave {step.wave + 1} baking for {step.seconds:g}s")
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(
-                    lambda: self._rollback is not None, timeout=timedelta(seconds=step.seconds)
-                )
+            await self._bake(step)
         elif isinstance(step, Finalize):
             await self._finalize(plan, step.regions)
-        return None
 
-    async def _finish(self, status: ReleaseStatus, build: BuildResult | None) -> ReleaseResult:
+    async def _checkpoint(self, plan: ReleasePlan) -> None:
+        """Between steps: honour rollback, abort and pause; continue as new when it is time."""
+        if self._rollback is not None:
+            raise RollbackRequested
+        if self._abort is not None:
+            raise AbortRequested
+        if self._pause_request is not None and self._paused is None:
+            asked = self._pause_request
+            self._paused = Paused(by=asked.by, reason=asked.reason)
+        if self._paused is not None:
+            await self._wait_while_paused(plan)
+        if self._continue_as_new_due(plan):
+            self._continue_as_new(plan)
+
+    async def _wait_while_paused(self, plan: ReleasePlan) -> None:
+        paused = self._paused
+        assert paused is not None
+        self._set_phase("paused")
+        again = f"; resuming switches {', '.join(paused.retry)} again" if paused.retry else ""
+        self._waiting_for = (
+            f"a person: paused by {paused.by} ({paused.reason}){again} — "
+            f"`ferryman resume {self._id}`, `ferryman rollback {self._id} --reason …` or "
+            f"`ferryman abort {self._id} --reason …`"
+        )
+        self._memo()
+        await workflow.wait_condition(
+            lambda: (
+                self._resume is not None
+                or self._rollback is not None
+                or self._abort is not None
+                or self._continue_as_new_due(plan)
+            )
+        )
+        if self._resume is None and self._rollback is None and self._abort is None:
+            self._continue_as_new(plan)
+        self._waiting_for = ""
+        if self._rollback is not None:
+            raise RollbackRequested
+        if self._abort is not None:
+            raise AbortRequested
+        assert self._resume is not None
+        self._log(f"resumed by {self._resume.by}: {self._resume.reason}")
+        retry, wave = paused.retry, paused.wave
+        self._paused, self._pause_request, self._resume = None, None, None
+        if retry:
+            await self._deploy_wave(plan, self._wave_step(plan, wave), retry)
+
+    def _wave_step(self, plan: ReleasePlan, wave: int) -> DeployWave:
+        steps = [s for s in release_steps(plan.deploy) if isinstance(s, DeployWave)]
+        return next(step for step in steps if step.wave == wave)
+
+    async def _finish(self, status: ReleaseStatus) -> ReleaseResult:
         await workflow.wait_condition(workflow.all_handlers_finished)
         return ReleaseResult(
             release_id=self._id,
             version=self._version,
             status=status,
-            build=build,
+            build=self._build,
             regions=dict(self._results),
             router_urls=dict(self._routers),
             error=self._error,
@@ -218,9 +392,116 @@ class ReleaseWorkflow:
             raise RollbackRequested
         return task.result()
 
+    async def _bake(self, step: Bake) -> None:
+        self._set_phase("bake")
+        until = workflow.now() + timedelta(seconds=step.seconds)
+        self._bake_until = until.isoformat()
+        self._log(f"wave {step.wave + 1} baking for {step.seconds:g}s")
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: self._rollback is not None or self._abort is not None,
+                timeout=timedelta(seconds=step.seconds),
+            )
+        self._bake_until = ""
+
+    # --- continue-as-new ------------------------------------------------------------------------
+
+    def _continue_as_new_due(self, plan: ReleasePlan) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() > plan.history_limit
+        )
+
+    def _continue_as_new(self, plan: ReleasePlan) -> None:
+        self._log(f"continuing as new (run {self._runs + 1}) to keep the history small")
+        carry = ReleaseCarry(
+            next_step=self._step_index,
+            phase=self._phase,
+            version=self._version,
+            nodes=self._nodes,
+            build=self._build,
+            rollouts=self._rollouts,
+            results=self._results,
+            touched=tuple(self._touched),
+            regions=self._regions,
+            events=tuple(self._events[-EVENTS_KEPT:]),
+            restored=tuple(self._restored),
+            routers=self._routers,
+            lock_held=self._lock_held,
+            paused=self._paused,
+            attempts=self._attempts,
+            runs=self._runs + 1,
+            decisions=tuple(self._decisions),
+        )
+        workflow.continue_as_new(ReleaseContinuation(plan=plan, carry=carry))
+
+    def _restore_carry(self, carry: ReleaseCarry) -> None:
+        self._step_index = carry.next_step
+        self._phase = carry.phase
+        self._version = carry.version
+        self._nodes = dict(carry.nodes)
+        self._build = carry.build
+        self._rollouts = carry.rollouts
+        self._results = dict(carry.results)
+        self._touched = list(carry.touched)
+        self._regions = dict(carry.regions)
+        self._events = list(carry.events)
+        self._restored = list(carry.restored)
+        self._routers = dict(carry.routers)
+        self._lock_asked = self._lock_held = carry.lock_held
+        self._paused = carry.paused
+        self._attempts = dict(carry.attempts)
+        self._runs = carry.runs
+        self._decisions = list(carry.decisions)
+
+    # --- the environment's lock -----------------------------------------------------------------
+
+    async def _take_lock(self, plan: ReleasePlan) -> None:
+        if self._lock_held:
+            return
+        self._set_phase("queued")
+        self._lock_asked = True
+        await workflow.execute_activity_method(
+            LockActivities.request_lock,
+            LockInput(
+                lock_id=lock_id(plan.system, plan.environment, workflow.info().task_queue),
+                task_queue=workflow.info().task_queue,
+                request=LockRequest(release_id=self._id, wait=plan.queue),
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            summary=f"ask for {plan.environment}'s lock",
+        )
+        self._waiting_for = (
+            f"another release of {plan.system} to {plan.environment} to finish "
+            f"(`ferryman status` lists them)"
+        )
+        self._memo()
+        await workflow.wait_condition(
+            lambda: self._lock_held or self._lock_refused is not None or self._rollback is not None
+        )
+        self._waiting_for = ""
+        if self._lock_refused is not None:
+            raise ApplicationError(
+                f"{plan.environment} is busy with {self._lock_refused}; not queued (--no-queue)",
+                non_retryable=True,
+            )
+        if self._rollback is not None:
+            raise RollbackRequested
+        self._log(f"holding {plan.environment}'s lock")
+
+    async def _release_lock(self, plan: ReleasePlan) -> None:
+        if not self._lock_asked:
+            return
+        lock = lock_id(plan.system, plan.environment, workflow.info().task_queue)
+        handle = workflow.get_external_workflow_handle(lock)
+        with contextlib.suppress(Exception):
+            await handle.signal("release", self._id)
+        self._lock_held = self._lock_asked = False
+
     # --- build ----------------------------------------------------------------------------------
 
-    async def _build(self, plan: ReleasePlan) -> BuildResult:
+    async def _build_all(self, plan: ReleasePlan) -> BuildResult:
         self._set_phase("build")
         self._log(f"building {len(plan.build.nodes)} node(s)")
         self._nodes = {node.id: "running" for node in plan.build.nodes}
@@ -284,15 +565,20 @@ class ReleaseWorkflow:
             static_summary=f"{action} {region}",
         )
 
-    async def _deploy_wave(self, plan: ReleasePlan, step: DeployWave) -> None:
+    async def _deploy_wave(
+        self, plan: ReleasePlan, step: DeployWave, regions: tuple[str, ...]
+    ) -> None:
         self._set_phase("deploy")
         versions = ", ".join(f"{r.service.name} {r.version}" for r in self._rollouts)
-        regions = ", ".join(step.regions)
-        self._log(f"wave {step.wave + 1}: switching {regions} to {versions}")
+        self._log(f"wave {step.wave + 1}: switching {', '.join(regions)} to {versions}")
+        budget = plan.deploy.ordered_waves()[step.wave].max_failed_regions
         tasks: dict[str, asyncio.Future[RegionResult]] = {}
-        for region in step.regions:
-            self._touched.append((step.wave, region))
+        for region in regions:
+            if (step.wave, region) not in self._touched:
+                self._touched.append((step.wave, region))
             self._regions[region] = "deploying"
+            attempt = self._attempts.get(region, -1) + 1
+            self._attempts[region] = attempt
             tasks[region] = asyncio.ensure_future(
                 self._region_child(
                     plan,
@@ -300,13 +586,17 @@ class ReleaseWorkflow:
                     "switch",
                     services=self._rollouts,
                     finalize_now=step.finalize_now,
+                    attempt=attempt,
                 )
             )
         self._memo()
 
+        def failed() -> list[str]:
+            return [r for r, t in tasks.items() if t.done() and t.exception() is not None]
+
         def settled() -> bool:
-            failed = any(t.done() and t.exception() is not None for t in tasks.values())
-            return failed or self._rollback is not None or all(t.done() for t in tasks.values())
+            over = len(failed()) > budget
+            return over or self._rollback is not None or all(t.done() for t in tasks.values())
 
         try:
             await workflow.wait_condition(settled)
@@ -316,22 +606,36 @@ class ReleaseWorkflow:
                 if not task.done():
                     task.cancel()
             await settle(asyncio.gather(*tasks.values(), return_exceptions=True))
-        first_failure: BaseException | None = None
+        self._settle_wave(tasks)
+        lost = tuple(r for r in tasks if self._regions[r] in ("failed", "restored"))
+        failures = [r for r in tasks if self._regions[r] == "failed"]
+        self._memo()
+        if self._rollback is not None:
+            raise RollbackRequested
+        if len(failures) <= budget:
+            for region in failures:
+                self._log(f"{region} failed within the wave's budget ({budget}); going on")
+            return
+        first = next(tasks[r].exception() for r in failures)
+        assert first is not None
+        if plan.deploy.on_failure == "pause":
+            reason = failure_message(first)
+            self._log(f"wave {step.wave + 1} failed ({reason}); pausing for a person")
+            self._paused = Paused(by="ferryman", reason=reason, wave=step.wave, retry=lost)
+            return
+        raise first
+
+    def _settle_wave(self, tasks: dict[str, asyncio.Future[RegionResult]]) -> None:
         for region, task in tasks.items():
             error = None if task.cancelled() else task.exception()
             if task.cancelled() or error is not None:
                 # A region deploy that failed or was cancelled has put itself back.
                 cancelled = task.cancelled() or was_cancelled(error)
                 self._regions[region] = "restored" if cancelled else "failed"
-                if error is not None and not cancelled and first_failure is None:
-                    first_failure = error
+                if error is not None and not cancelled:
+                    self._log(f"{region} failed: {failure_message(error)}")
                 continue
             self._switched(region, task.result())
-        self._memo()
-        if first_failure is not None:
-            raise first_failure
-        if self._rollback is not None:
-            raise RollbackRequested
 
     def _switched(self, region: str, result: RegionResult) -> None:
         self._results[region] = result
@@ -347,17 +651,19 @@ class ReleaseWorkflow:
 
     async def _finalize(self, plan: ReleasePlan, regions: tuple[str, ...]) -> None:
         todo = [r for r in regions if r in self._results and self._results[r].status == "switched"]
+        for region in regions:
+            if self._regions.get(region) == "switched" and region not in todo:
+                self._regions[region] = "live"
         if not todo:
-            for region in regions:
-                if self._regions.get(region) == "switched":
-                    self._regions[region] = "live"
             return
         self._set_phase("finalize")
         self._log(f"retiring old versions in {', '.join(todo)}")
         for region in todo:
             self._regions[region] = "finalizing"
-        results = await asyncio.gather(
-            *(self._region_child(plan, r, "finalize", previous=self._results[r]) for r in todo)
+        results = await settle(
+            asyncio.gather(
+                *(self._region_child(plan, r, "finalize", previous=self._results[r]) for r in todo)
+            )
         )
         for region, result in zip(todo, results, strict=True):
             self._results[region] = result
@@ -370,7 +676,7 @@ class ReleaseWorkflow:
         assert plan is not None
         touched = [(w, r) for w, r in self._touched if r in self._results]
         groups = [
-            tuple(r for r in group if self._results[r].status != "unchanged")
+            tuple(r for r in group if self._results[r].status not in ("unchanged", "restored"))
             for group in compensation(touched)
         ]
         groups = [group for group in groups if group]
