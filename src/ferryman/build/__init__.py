@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING
 
 from ferryman._lazy import lazy_exports
 
+# Imported eagerly: the function ``checkout`` shares its name with its module, and
+# importing the module (as ``artifacts`` does) would otherwise shadow the lazy export.
+from ferryman.build.checkout import MARKER_NAME, Checkout, checkout
+
 _EXPORTS = {
     "ArtifactStore": "ferryman.build.artifacts",
     "Bundle": "ferryman.build.artifacts",
     "FileEntry": "ferryman.build.artifacts",
-    "MARKER_NAME": "ferryman.build.checkout",
-    "Checkout": "ferryman.build.checkout",
-    "checkout": "ferryman.build.checkout",
     "list_logs": "ferryman.build.logs",
     "read_log": "ferryman.build.logs",
     "step_log_path": "ferryman.build.logs",
@@ -41,7 +42,6 @@ __all__ = [
 
 if TYPE_CHECKING:
     from ferryman.build.artifacts import ArtifactStore, Bundle, FileEntry
-    from ferryman.build.checkout import MARKER_NAME, Checkout, checkout
     from ferryman.build.logs import list_logs, read_log, step_log_path
     from ferryman.build.steps import StepResult, run_step
 
