@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 
 from rich.console import Console, Group
-from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 from temporalio.client import Client, WorkflowFailureError
 
+from ferryman.cli.terminal_view import live_display
 from ferryman.temporal.client.releases import (
     ReleaseHandle,
     Source,
@@ -126,7 +126,7 @@ async def follow(
 ) -> tuple[ReleaseResult | None, str]:
     """Show live progress until the release ends; returns its result or failure reason."""
     result_task = asyncio.ensure_future(handle.result())
-    with Live(console=console, refresh_per_second=4, transient=False) as live:
+    with live_display(console) as live:
         while True:
             done = result_task.done()
             progress, regions, _ = await poll(client, handle.id)

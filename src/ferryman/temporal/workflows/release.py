@@ -29,6 +29,7 @@ from temporalio.exceptions import (
 )
 
 with workflow.unsafe.imports_passed_through():
+    from ferryman.build.report import failure_summary
     from ferryman.plan.models import ReleasePlan
     from ferryman.plan.release import (
         Bake,
@@ -234,8 +235,8 @@ class ReleaseWorkflow:
             for node_id, node in build.nodes.items()
         }
         if not build.succeeded:
-            reasons = "; ".join(
-                f"{node.id} {node.status}: {node.error}"
+            reasons = failure_summary(
+                (node.id, node.status, node.error)
                 for node in build.nodes.values()
                 if node.status != "succeeded"
             )
