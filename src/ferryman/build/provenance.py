@@ -218,8 +218,12 @@ class ProvenanceStore:
 
         Every build that produces the bundle adds its envelope to the bundle's
         history (a retried build replaces its own), and the newest build by
-        ``finishedOn`` becomes the bundle's provenance.
+        ``finishedOn`` becomes the bundle's provenance. A repo without outputs
+        stores the empty bundle, which no provenance describes: there is no
+        artifact to trace, and every such repo shares its digest.
         """
+        if len(statement.get("subject", ())) <= 1 and not self.store.bundle(digest).files:
+            return self.path(digest)
         envelope = sign_statement(statement, signing_key(self.keys_dir))
         raw = json.dumps(envelope, indent=2).encode()
         atomic_write_bytes(self.history_dir(digest) / _history_name(statement), raw)

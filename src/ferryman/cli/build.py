@@ -26,7 +26,7 @@ from ferryman.cli.sync import optional_client, sync_builds
 from ferryman.plan.compile import compile_build
 from ferryman.plan.models import BuildPlan
 from ferryman.plan.select import affected_plan
-from ferryman.spec.load import load_spec
+from ferryman.spec.load import load_spec, spec_file
 from ferryman.temporal.models.build import BuildRequest
 from ferryman.temporal.names import TASK_QUEUE
 from ferryman.temporal.workflows.build import BuildWorkflow
@@ -50,6 +50,7 @@ def build_plan_for(
     platform_queues: tuple[str, ...] = (),
 ) -> tuple[str, BuildPlan]:
     """The system name and the build plan for a spec, with history-derived durations."""
+    file = spec_file(file)
     spec = load_spec(file)
     records = load_records(builds_dir(), spec.system)
     plan = compile_build(
@@ -66,7 +67,9 @@ def build_plan_for(
 
 @app.command()
 def build(
-    file: Path = typer.Argument(..., help="The ferryman.yaml whose repos to build."),
+    file: Path = typer.Argument(
+        ..., help="The ferryman.yaml whose repos to build (or its directory)."
+    ),
     no_cache: bool = typer.Option(False, "--no-cache", help="Run every step; ignore the cache."),
     changed_since: str | None = typer.Option(
         None, "--changed-since", help="Build only repos changed since this git ref, and downstream."
@@ -95,7 +98,7 @@ def build(
         console.print(f"nothing changed since {changed_since}: no node to build")
         raise typer.Exit(0)
 
-    spec_path = str(file.resolve())
+    spec_path = str(spec_file(file).resolve())
 
     async def go() -> int:
         client = await client_for(temporal_address, namespace)

@@ -42,11 +42,20 @@ def resolve_artifact(store: ProvenanceStore, ref: str) -> str:
     run(sync())
     by_node = last_artifacts(load_records(builds_dir()))
     if ref in by_node:
+        if _empty(store, by_node[ref]):
+            raise BuildError(f"{ref} has no outputs: its build makes no artifact to trace")
         return by_node[ref]
     newest = store.newest_for_node(ref)
     if newest is not None:
         return newest
     return store.resolve(ref)
+
+
+def _empty(store: ProvenanceStore, digest: str) -> bool:
+    try:
+        return not store.store.bundle(digest).files
+    except BuildError:
+        return False
 
 
 def _describe(

@@ -17,13 +17,15 @@ from ferryman.cli.context import (
 )
 from ferryman.cli.live import follow, poll, render_progress
 from ferryman.plan.compile import compile_plan
-from ferryman.spec.load import load_spec
+from ferryman.spec.load import load_spec, spec_file
 from ferryman.temporal.client.releases import recent_releases, start_release
 
 
 @app.command()
 def release(
-    file: Path = typer.Argument(..., help="The ferryman.yaml to release."),
+    file: Path = typer.Argument(
+        ..., help="The ferryman.yaml to release (or a directory holding one)."
+    ),
     env: str = typer.Option(..., "--env", "-e", help="Environment to release to."),
     version: str | None = typer.Option(None, "--version", help="Version label to deploy."),
     detach: bool = typer.Option(False, "--detach", "-d", help="Start and return at once."),
@@ -31,6 +33,7 @@ def release(
     namespace: str | None = NamespaceOption,
 ) -> None:
     """Build and deploy FILE to an environment, following progress live."""
+    file = spec_file(file)
     plan = compile_plan(load_spec(file), file, env, version)
 
     async def go() -> int:
