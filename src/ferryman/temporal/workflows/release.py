@@ -52,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from ferryman.temporal.models.release import (
         FINISHED_PHASES,
+        PromotionNote,
         RegionState,
         ReleaseEvent,
         ReleasePhase,
@@ -111,6 +112,12 @@ class ReleaseWorkflow:
             router_urls=dict(self._routers),
             error=self._error,
         )
+
+    @workflow.signal
+    def promoted(self, note: PromotionNote) -> None:
+        """Log that a region was promoted (sent once its promotion was accepted)."""
+        why = f": {note.reason}" if note.reason else ""
+        self._log(f"{note.region} promoted by {note.by}{why}")
 
     @workflow.update
     async def rollback(self, decision: Decision) -> str:
