@@ -78,8 +78,7 @@ class Step(_Frozen):
 
     name: str = Field(
         min_length=1,
-        description="Shown in progress, logs and errors; default: `run` and the command's "
-        "first line.",
+        description="Shown in progress, logs and errors.",
     )
     run: str = Field(min_length=1)
 
