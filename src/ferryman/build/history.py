@@ -61,16 +61,21 @@ def save_record(root: Path, record: BuildRecord) -> Path:
 
 
 def load_records(root: Path, system: str | None = None) -> list[BuildRecord]:
-    """Every readable record under ``root``, oldest first, optionally for one system."""
-    records = []
+    """Every readable record under ``root``, oldest first, optionally for one system.
+
+    A build recorded twice (by the CLI that ran it and from Temporal) counts once,
+    at its latest record.
+    """
+    records: dict[str, BuildRecord] = {}
     for path in sorted(root.glob("*.json")):
         try:
             record = BuildRecord(**json.loads(path.read_text()))
         except (OSError, ValueError, TypeError):
             continue
         if system is None or record.system == system:
-            records.append(record)
-    return records
+            records.pop(record.build_id, None)
+            records[record.build_id] = record
+    return list(records.values())
 
 
 def last_durations(records: list[BuildRecord]) -> dict[str, float]:

@@ -22,7 +22,7 @@ from ferryman.build.report import node_failure
 from ferryman.cli.app import app, console, err_console, fail
 from ferryman.cli.build_view import follow_build
 from ferryman.cli.context import AddressOption, NamespaceOption, client_for, run
-from ferryman.cli.sync import optional_client, sync_builds
+from ferryman.cli.sync import sync_now
 from ferryman.plan.compile import compile_build
 from ferryman.plan.models import BuildPlan
 from ferryman.plan.select import affected_plan
@@ -146,10 +146,7 @@ def builds(
 ) -> None:
     """List recent builds, releases' builds included, newest first, with how each node ended."""
 
-    async def sync() -> None:
-        await sync_builds(await optional_client(temporal_address, namespace))
-
-    run(sync())
+    sync_now(temporal_address, namespace)
     records = load_records(builds_dir(), system)
     if not records:
         console.print(f"no build recorded in {builds_dir()}")

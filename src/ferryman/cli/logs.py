@@ -18,8 +18,8 @@ from ferryman.build.cache import BuildCache
 from ferryman.build.history import BuildRecord, load_records
 from ferryman.build.logs import list_logs, read_log, run_dir
 from ferryman.cli.app import app, console, fail
-from ferryman.cli.context import AddressOption, NamespaceOption, run
-from ferryman.cli.sync import optional_client, sync_builds
+from ferryman.cli.context import AddressOption, NamespaceOption
+from ferryman.cli.sync import sync_now
 
 
 def _moment(stamp: str) -> datetime:
@@ -90,10 +90,7 @@ def logs(
 ) -> None:
     """Print build-step logs of a release (cache hits: the logs of the build that made them)."""
 
-    async def sync() -> None:
-        await sync_builds(await optional_client(temporal_address, namespace))
-
-    run(sync())
+    sync_now(temporal_address, namespace)
     root = paths.logs_dir()
     records = load_records(paths.builds_dir())
     if release_id is None:

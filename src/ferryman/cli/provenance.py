@@ -17,8 +17,7 @@ from ferryman.build.history import last_artifacts, load_records
 from ferryman.build.provenance import ProvenanceStore, dependency_digests
 from ferryman.cli.app import app, console, fail
 from ferryman.cli.build import builds_dir
-from ferryman.cli.context import run
-from ferryman.cli.sync import optional_client, sync_builds
+from ferryman.cli.sync import sync_now
 from ferryman.errors import BuildError
 
 
@@ -36,10 +35,7 @@ def resolve_artifact(store: ProvenanceStore, ref: str) -> str:
         BuildError: It names no artifact, or several.
     """
 
-    async def sync() -> None:
-        await sync_builds(await optional_client())
-
-    run(sync())
+    sync_now()
     by_node = last_artifacts(load_records(builds_dir()))
     if ref in by_node:
         if _empty(store, by_node[ref]):

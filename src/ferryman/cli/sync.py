@@ -9,6 +9,7 @@ and a cluster that does not answer only costs a note.
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 from temporalio.client import Client
@@ -39,6 +40,25 @@ async def optional_client(
         return await connect(connection(address, namespace), wait_s=1)
     except FerrymanError:
         return None
+
+
+def sync_now(address: str | None = None, namespace: str | None = None) -> int:
+    """``sync_builds`` from a synchronous command; nothing when no cluster is configured.
+
+    Called from inside a running event loop (a command invoked in-process by
+    async code), it does nothing rather than fail: the history on disk stands.
+    """
+    if not temporal_configured(address):
+        return 0
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+
+        async def sync() -> int:
+            return await sync_builds(await optional_client(address, namespace))
+
+        return asyncio.run(sync())
+    return 0
 
 
 async def sync_builds(client: Client | None) -> int:
