@@ -13,6 +13,8 @@ from ferryman.temporal.converter import DATA_CONVERTER
 from ferryman.temporal.search_attributes import register_search_attributes
 from ferryman.testing import TemporalDevServer
 
+_HOME = pytest.StashKey[str]()
+
 
 @pytest.fixture
 def ferryman_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -57,6 +59,27 @@ async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
     await register_search_attributes(env.client)
     yield env
     await env.shutdown()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """No test touches the developer's state home: FERRYMAN_HOME defaults to a temp dir.
+
+    Tests that need their own home still take the ``ferryman_home`` fixture.
+    """
+    import os
+    import tempfile
+
+    os.environ["FERRYMAN_HOME"] = config.stash[_HOME] = tempfile.mkdtemp(
+        prefix="ferryman-test-home-"
+    )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the session's default state home."""
+    import shutil
+
+    if _HOME in config.stash:
+        shutil.rmtree(config.stash[_HOME], ignore_errors=True)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -64,4 +64,4 @@ def test_dev_without_prometheus_stops_before_starting_anything(
     with pytest.raises(DevStackError, match="prometheus is not installed"):
         DevStack(config()).start()
     assert not (ferryman_home / "dev.json").exists()
-    assert not (ferryman_home / "logs" / "dev" / "temporal.log").exists()
+    assert not (ferryman_home / "dev-logs" / "temporal.log").exists()

@@ -10,6 +10,7 @@ import importlib
 import pkgutil
 
 import ferryman.cli
+from ferryman.cli import help_view
 
 _NOT_NOUNS = {"app", "commands", "context", "live"}
 
@@ -22,3 +23,4 @@ def register_all() -> None:
 
 
 register_all()
+help_view.install()

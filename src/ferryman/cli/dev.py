@@ -7,8 +7,12 @@ import threading
 
 import typer
 
+from ferryman import paths
 from ferryman.cli.app import app, console
-from ferryman.devstack import DevStack, StackConfig, StackInfo
+from ferryman.devstack import DevStack, StackConfig, StackInfo, load_info
+from ferryman.devstack.find import DEFAULT_AGENT_URL, stray_stack
+from ferryman.devstack.processes import pid_alive
+from ferryman.devstack.stack import info_path
 
 
 def print_stack(info: StackInfo) -> None:
@@ -79,8 +83,23 @@ def dev(
 
 @app.command()
 def down() -> None:
-    """Stop a stack started with ``ferryman dev --detach``."""
-    if DevStack.stop():
-        console.print("dev stack stopped")
-    else:
-        console.print("no dev stack is recorded")
+    """Stop the dev stack recorded in the state home (``$FERRYMAN_HOME``).
+
+    Nothing to stop is not an error: ``down`` then says where it looked and
+    exits 0, so it can end any script.
+    """
+    info = load_info()
+    if info is not None and not info.alive() and not any(pid_alive(p) for p in info.pids.values()):
+        info_path().unlink(missing_ok=True)
+        console.print(f"the dev stack recorded in {info_path()} had already stopped")
+        return
+    if DevStack.stop(info):
+        console.print(f"dev stack stopped (it was recorded in {info_path()})")
+        return
+    console.print(
+        f"no dev stack is recorded in {info_path()} (state home {paths.describe_home()});"
+        " nothing to stop"
+    )
+    stray = stray_stack(DEFAULT_AGENT_URL)
+    if stray is not None:
+        console.print(stray)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 
 from rich.console import Console, Group
-from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 from temporalio.client import Client, WorkflowFailureError
 
+from ferryman.cli.release_view import hold_notices
+from ferryman.cli.terminal_view import live_display
+from ferryman.temporal.client.lookups import build_nodes
 from ferryman.temporal.client.releases import (
     ReleaseHandle,
     Source,
@@ -36,6 +38,8 @@ STYLES = {
     "unhealthy": "red",
     "skipped": "dim",
     "pending": "dim",
+    "cached": "cyan",
+    "queued": "dim",
 }
 
 
@@ -83,9 +87,16 @@ def render_waves(progress: ReleaseProgress) -> Table:
 
 
 def render_progress(
-    progress: ReleaseProgress, regions: list[RegionProgress] | None = None, events: int = 6
+    progress: ReleaseProgress,
+    regions: list[RegionProgress] | None = None,
+    events: int = 6,
+    show_error: bool = True,
 ) -> Group:
-    """A compact, printable picture of a release and its regions."""
+    """A compact, printable picture of a release and its regions.
+
+    The failure is shown once: as the error line (or not at all with
+    ``show_error=False``, when the caller prints it), never also as an event.
+    """
     header = Text.assemble(
         ("release ", "bold"),
         progress.release_id,
@@ -103,9 +114,12 @@ def render_progress(
         parts.append(render_waves(progress))
     if regions:
         parts.append(render_regions(regions))
-    for event in progress.events[-events:]:
+    failure = f"release failed: {progress.error}"
+    shown = [e for e in progress.events if not progress.error or e.message != failure]
+    for event in shown[-events:]:
         parts.append(Text(f"  {event.at[11:19]}  {event.message}", style="dim"))
-    if progress.error:
+    parts += hold_notices(progress.release_id, regions or [])
+    if progress.error and show_error:
         parts.append(Text(f"error: {progress.error}", style="bold red"))
     return Group(*parts)
 
@@ -117,6 +131,10 @@ async def poll(
     progress, source = await release_progress(client, release_id)
     if progress is None or source != "worker":
         return progress, [], source
+    if progress.phase == "build":
+        nodes = await build_nodes(client, release_id)
+        if nodes:
+            progress = progress.model_copy(update={"nodes": {**progress.nodes, **nodes}})
     started = [region for region, state in progress.regions.items() if state != "pending"]
     return progress, await region_progress(client, release_id, started), source
 
@@ -126,12 +144,12 @@ async def follow(
 ) -> tuple[ReleaseResult | None, str]:
     """Show live progress until the release ends; returns its result or failure reason."""
     result_task = asyncio.ensure_future(handle.result())
-    with Live(console=console, refresh_per_second=4, transient=False) as live:
+    with live_display(console) as live:
         while True:
             done = result_task.done()
             progress, regions, _ = await poll(client, handle.id)
             if progress is not None:
-                live.update(render_progress(progress, regions))
+                live.update(render_progress(progress, regions, show_error=False))
             if done:
                 break
             await asyncio.wait({result_task}, timeout=0.5)

@@ -11,12 +11,14 @@ from ferryman.build.history import last_durations, load_records
 from ferryman.cli.app import app, console
 from ferryman.cli.plan_view import dag_tree, plan_json, plan_tree
 from ferryman.plan.compile import compile_build, compile_plan
-from ferryman.spec.load import load_spec
+from ferryman.spec.load import load_spec, spec_file
 
 
 @app.command()
 def plan(
-    file: Path = typer.Argument(..., help="The ferryman.yaml to plan."),
+    file: Path = typer.Argument(
+        ..., help="The ferryman.yaml to plan (or a directory holding one)."
+    ),
     env: str | None = typer.Option(
         None, "--env", "-e", help="Environment to release to (default: the build DAG only)."
     ),
@@ -24,6 +26,7 @@ def plan(
     as_json: bool = typer.Option(False, "--json", help="Print the plan as JSON."),
 ) -> None:
     """Print the build DAG (levels, critical path, expected duration) and the release plan."""
+    file = spec_file(file)
     spec = load_spec(file)
     durations = last_durations(load_records(paths.home() / "builds", spec.system))
     if env is None:

@@ -53,12 +53,15 @@ def dag_tree(plan: BuildPlan) -> Tree:
     return root
 
 
-def _line(text: str, limit: int = 60) -> str:
-    """The first line of a command, marked when cut."""
-    lines = text.strip().splitlines() or [""]
+def command_line(text: str, limit: int = 60) -> str:
+    """The first line of a command, marked when cut: ``mkdir -p dist … (+2 lines)``."""
+    lines = [line for line in text.strip().splitlines() if line.strip()] or [""]
     first = lines[0]
-    cut = len(lines) > 1 or len(first) > limit
-    return (first[:limit] + " …") if cut else first
+    if len(first) > limit:
+        first = first[:limit] + " …"
+    elif len(lines) > 1:
+        first += " …"
+    return first + (f" (+{len(lines) - 1} line{'s' * (len(lines) > 2)})" if len(lines) > 1 else "")
 
 
 def service_steps(service: ServicePlan, zones: tuple[str, ...]) -> tuple[str, str]:
@@ -99,9 +102,10 @@ def plan_tree(plan: ReleasePlan) -> Tree:
                 branch = build.add(f"{node.id}  [dim]{node.source}{ref}[/]")
                 for build_step in node.steps:
                     branch.add(
-                        f"{build_step.name}: [cyan]{_line(build_step.run)}[/]", highlight=False
+                        f"{build_step.name}: [cyan]{command_line(build_step.run)}[/]",
+                        highlight=False,
                     )
-                branch.add(f"outputs: {', '.join(node.outputs) or 'none'}")
+                branch.add(f"outputs: {', '.join(node.outputs) or 'none (no artifact)'}")
         elif isinstance(step, DeployWave):
             wave = root.add(
                 f"[bold]wave {step.wave + 1}[/] on {deploy.platform}: "

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
+from temporalio.client import Client
 
-from ferryman.cli.app import app, console, fail
+from ferryman import paths
+from ferryman.cli.app import app, console, err_console, fail
 from ferryman.cli.context import (
     AddressOption,
     NamespaceOption,
@@ -16,14 +18,28 @@ from ferryman.cli.context import (
     serve_regions_on_dev_stack,
 )
 from ferryman.cli.live import follow, poll, render_progress
+from ferryman.cli.release_view import (
+    agent_url,
+    differences,
+    instance_log_hints,
+    platform_rows,
+    platform_table,
+    recorded_weights,
+    region_services,
+    served_lines,
+)
 from ferryman.plan.compile import compile_plan
-from ferryman.spec.load import load_spec
+from ferryman.spec.load import load_spec, spec_file
+from ferryman.temporal.client.lookups import release_plan, release_result
 from ferryman.temporal.client.releases import recent_releases, start_release
+from ferryman.temporal.models.region import RegionProgress
 
 
 @app.command()
 def release(
-    file: Path = typer.Argument(..., help="The ferryman.yaml to release."),
+    file: Path = typer.Argument(
+        ..., help="The ferryman.yaml to release (or a directory holding one)."
+    ),
     env: str = typer.Option(..., "--env", "-e", help="Environment to release to."),
     version: str | None = typer.Option(None, "--version", help="Version label to deploy."),
     detach: bool = typer.Option(False, "--detach", "-d", help="Start and return at once."),
@@ -31,6 +47,7 @@ def release(
     namespace: str | None = NamespaceOption,
 ) -> None:
     """Build and deploy FILE to an environment, following progress live."""
+    file = spec_file(file)
     plan = compile_plan(load_spec(file), file, env, version)
 
     async def go() -> int:
@@ -42,9 +59,13 @@ def release(
             return 0
         result, error = await follow(client, handle, console)
         if result is None:
-            raise fail(f"{handle.id} failed: {error}")
-        for region, url in result.router_urls.items():
-            console.print(f"{region}: {url}  serves version [bold]{result.version}[/]")
+            failed = fail(f"{handle.id} failed: {error}")
+            for hint in instance_log_hints(error, paths.agent_dir() / "logs"):
+                err_console.print(hint, markup=False, highlight=False, soft_wrap=True)
+            raise failed
+        services = await region_services(agent_url(), plan.environment)
+        for line in served_lines(result, services):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
         return 0
 
     raise typer.Exit(run(go()))
@@ -53,10 +74,16 @@ def release(
 @app.command()
 def status(
     release_id: str | None = typer.Argument(None, help="A release id; default: list recent ones."),
+    agent: str | None = typer.Option(
+        None,
+        "--agent-url",
+        envvar="FERRYMAN_AGENT_URL",
+        help="The local agent to ask what is served now (default: the dev stack's).",
+    ),
     temporal_address: str | None = AddressOption,
     namespace: str | None = NamespaceOption,
 ) -> None:
-    """Show one release in detail, or list the recent ones."""
+    """Show one release in detail (beside what the platform serves now), or list recent ones."""
 
     async def go() -> None:
         client = await client_for(temporal_address, namespace)
@@ -78,5 +105,27 @@ def status(
             console.print(f"{release_id} has not recorded any progress yet")
             return
         console.print(render_progress(progress, regions, events=50))
+        await show_platform(client, release_id, regions, agent_url(agent))
 
     run(go())
+
+
+async def show_platform(
+    client: Client, release_id: str, regions: list[RegionProgress], url: str | None
+) -> None:
+    """What the platform serves now for the release's regions and services, beside its record."""
+    plan = await release_plan(client, release_id)
+    if plan is None or plan.deploy.platform != "local":
+        return
+    if url is None:
+        console.print(
+            "[dim]what the platform serves now is unknown: no dev stack is running here; "
+            "pass --agent-url[/]"
+        )
+        return
+    recorded = recorded_weights(await release_result(client, release_id), regions)
+    places = [(r.name, s.name) for r in plan.deploy.regions for s in plan.deploy.services]
+    rows = await platform_rows(url, plan.environment, places, recorded)
+    console.print(platform_table(rows))
+    for line in differences(rows):
+        console.print(f"[bold red]≠[/] {line}", highlight=False)

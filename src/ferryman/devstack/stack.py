@@ -108,7 +108,7 @@ class DevStack:
 
     def __init__(self, config: StackConfig) -> None:
         self.config = config
-        self.logs = paths.home() / "logs" / "dev"
+        self.logs = paths.dev_logs_dir()
 
     def start(self) -> StackInfo:
         """Start every part, wait until each is ready, and record the stack."""

@@ -45,11 +45,25 @@ from ferryman.spec.validate import (
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
+SPEC_NAME = "ferryman.yaml"
+"""The spec file looked for in a directory given instead of a file."""
+
+
+def spec_file(path: str | Path) -> Path:
+    """The spec file ``path`` names: itself, or ``ferryman.yaml`` inside a directory.
+
+    Example: ``spec_file("examples/shop")`` → ``examples/shop/ferryman.yaml``.
+    """
+    given = Path(path)
+    return given / SPEC_NAME if given.is_dir() else given
+
+
 def load_spec(path: str | Path) -> Spec:
-    """Read, parse and validate a spec file.
+    """Read, parse and validate a spec file (or the ``ferryman.yaml`` in a directory).
 
     Args:
-        path: The spec file; it is named in issues exactly as given.
+        path: The spec file, or a directory holding ``ferryman.yaml``; it is named
+            in issues as given (with ``/ferryman.yaml`` for a directory).
 
     Returns:
         The validated spec.
@@ -57,8 +71,9 @@ def load_spec(path: str | Path) -> Spec:
     Raises:
         SpecError: If the file cannot be read or has any problem; it lists all of them.
     """
-    file = str(path)
-    return load_spec_text(_read(Path(path), file), file)
+    resolved = spec_file(path)
+    file = str(path) if resolved == Path(path) else str(resolved)
+    return load_spec_text(_read(resolved, file), file)
 
 
 def load_spec_text(text: str, file: str) -> Spec:

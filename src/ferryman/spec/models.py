@@ -64,11 +64,33 @@ def check_name(value: str) -> str:
     return value
 
 
+def step_name(run: str, limit: int = 48) -> str:
+    """The name of a step without ``name:``, from its command (as GitHub Actions does).
+
+    Example: ``python3 -m unittest -q`` → ``run python3 -m unittest -q``; only the
+    first non-empty line is used, and a long one is cut with ``…``.
+    """
+    first = next((line.strip() for line in run.splitlines() if line.strip()), "")
+    name = f"run {first}"
+    return name if len(name) <= limit else name[: limit - 1] + "…"
+
+
 class Step(_Frozen):
     """One build step, as in a GitHub Actions job."""
 
-    name: str = Field(min_length=1)
+    name: str = Field(
+        min_length=1,
+        description="Shown in progress, logs and errors.",
+    )
     run: str = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_name(cls, data: object) -> object:
+        if isinstance(data, dict) and "name" not in data and isinstance(data.get("run"), str):
+            return {**data, "name": step_name(data["run"])}
+        return data
+
     env: dict[str, str] = Field(default_factory=dict)
     working_directory: str = Field(default=".", alias="working-directory")
     timeout_minutes: float = Field(default=30.0, gt=0, alias="timeout-minutes")
@@ -129,7 +151,9 @@ class Repo(_Frozen):
     ref: str | None = Field(default=None, description="Branch, tag or commit; default HEAD.")
     build: Build
     outputs: tuple[str, ...] = Field(
-        min_length=1, description="Globs, relative to the checkout, that become artifacts."
+        default=(),
+        description="Globs, relative to the checkout, that become the repo's artifact; "
+        "none: the repo builds no artifact (it only tests).",
     )
     needs: tuple[str, ...] = Field(default=(), description="Repos whose artifacts this one uses.")
     matrix: Matrix | None = None

@@ -194,14 +194,15 @@ Check = Callable[[SpecDocument, Spec | None], Iterable[SpecIssue]]
 
 
 def check_service_artifacts(doc: SpecDocument, spec: Spec | None) -> Iterator[SpecIssue]:
-    """Every ``services.<name>.artifact`` must name a repo in ``repos``.
+    """Every ``services.<name>.artifact`` must name a repo in ``repos`` that has outputs.
 
     Args:
         doc: The located document.
         spec: The validated spec, unused: the raw document is enough.
 
     Yields:
-        One issue per service whose artifact is not a known repo.
+        One issue per service whose artifact is not a known repo, or a repo without
+        outputs.
     """
     repos = doc.node(("repos",))
     if not isinstance(repos, Mapping):
@@ -212,6 +213,20 @@ def check_service_artifacts(doc: SpecDocument, spec: Spec | None) -> Iterator[Sp
         if isinstance(artifact, str) and artifact not in repos:
             message = f"unknown repo {artifact!r}{suggest(artifact, names)}"
             yield doc.issue(("services", name, "artifact"), message)
+        elif isinstance(artifact, str) and not _has_outputs(repos[artifact]):
+            message = (
+                f"repo {artifact!r} has no outputs, so it builds nothing to run "
+                f"(give repos.{artifact}.outputs the files the service needs)"
+            )
+            yield doc.issue(("services", name, "artifact"), message)
+
+
+def _has_outputs(repo: object) -> bool:
+    """Whether a raw repo mapping declares outputs (a malformed one is left to pydantic)."""
+    if not isinstance(repo, Mapping) or "outputs" not in repo:
+        return False
+    outputs = repo["outputs"]
+    return not isinstance(outputs, list) or bool(outputs)
 
 
 def check_platforms(doc: SpecDocument, spec: Spec | None) -> Iterator[SpecIssue]:

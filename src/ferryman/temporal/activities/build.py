@@ -192,8 +192,7 @@ async def build_node(data: NodeBuildInput) -> NodeBuildOutput:
             internal={"cacheKey": key, "node": node.id},
         )
         provenance = ProvenanceStore(store, paths.home() / "keys")
-        if not provenance.path(bundle.digest).exists():
-            await asyncio.to_thread(provenance.save, bundle.digest, statement)
+        await asyncio.to_thread(provenance.save, bundle.digest, statement)
         cache.record(
             CacheEntry(
                 key=key,

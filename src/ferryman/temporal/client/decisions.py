@@ -10,7 +10,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
 from ferryman.errors import ReleaseError
-from ferryman.temporal.client.releases import release_progress
+from ferryman.temporal.client.releases import note_promotion, release_progress
 from ferryman.temporal.models.region import Decision
 from ferryman.temporal.names import region_deploy_id
 from ferryman.temporal.workflows.region import RegionDeployWorkflow
@@ -54,6 +54,7 @@ async def promote(
         )
         try:
             answers.append(await handle.execute_update(RegionDeployWorkflow.promote, decision))
+            await note_promotion(client, release_id, name, decision)
         except WorkflowUpdateFailedError as exc:
             raise _refusal("promote", exc) from exc
         except RPCError as exc:

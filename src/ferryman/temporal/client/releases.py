@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 from typing import Literal
 
@@ -11,8 +12,8 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from ferryman.plan.models import ReleasePlan
-from ferryman.temporal.models.region import RegionProgress
-from ferryman.temporal.models.release import ReleaseProgress, ReleaseResult
+from ferryman.temporal.models.region import Decision, RegionProgress
+from ferryman.temporal.models.release import PromotionNote, ReleaseProgress, ReleaseResult
 from ferryman.temporal.names import (
     ENV,
     PHASE,
@@ -129,3 +130,12 @@ async def region_progress(
             except (RPCError, WorkflowQueryFailedError):
                 continue
     return answers
+
+
+async def note_promotion(client: Client, release: str, region: str, decision: Decision) -> None:
+    """Log an accepted promotion in the release's events ("eu-west promoted by alice: …")."""
+    handle = client.get_workflow_handle_for(ReleaseWorkflow.run, release)
+    note = PromotionNote(region=region, by=decision.by, reason=decision.reason)
+    # If the release ended meanwhile, the region workflow's history keeps the decision.
+    with contextlib.suppress(RPCError):
+        await handle.signal(ReleaseWorkflow.promoted, note)

@@ -51,6 +51,14 @@ class ReleaseEvent(_Msg):
     message: str
 
 
+class PromotionNote(_Msg):
+    """A region of the release was promoted: by whom and why (logged in its events)."""
+
+    region: str
+    by: str
+    reason: str = ""
+
+
 class ReleaseProgress(_Msg):
     """The live state of a release, answered by the ``progress`` query.
 

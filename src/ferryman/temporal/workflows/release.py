@@ -37,6 +37,7 @@ from temporalio.exceptions import (
 )
 
 with workflow.unsafe.imports_passed_through():
+    from ferryman.build.report import failure_summary
     from ferryman.plan.models import ReleasePlan
     from ferryman.plan.release import (
         Bake,
@@ -62,6 +63,7 @@ with workflow.unsafe.imports_passed_through():
     from ferryman.temporal.models.release import (
         FINISHED_PHASES,
         Paused,
+        PromotionNote,
         RegionState,
         ReleaseCarry,
         ReleaseContinuation,
@@ -152,6 +154,12 @@ class ReleaseWorkflow:
             waiting_for=self._waiting_for,
             bake_until=self._bake_until,
         )
+
+    @workflow.signal
+    def promoted(self, note: PromotionNote) -> None:
+        """Log that a region was promoted (sent once its promotion was accepted)."""
+        why = f": {note.reason}" if note.reason else ""
+        self._log(f"{note.region} promoted by {note.by}{why}")
 
     @workflow.update
     async def rollback(self, decision: Decision) -> str:
@@ -515,8 +523,8 @@ class ReleaseWorkflow:
             for node_id, node in build.nodes.items()
         }
         if not build.succeeded:
-            reasons = "; ".join(
-                f"{node.id} {node.status}: {node.error}"
+            reasons = failure_summary(
+                (node.id, node.status, node.error)
                 for node in build.nodes.values()
                 if node.status != "succeeded"
             )
