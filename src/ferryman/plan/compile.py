@@ -22,6 +22,8 @@ from ferryman.plan.models import (
     ServicePlan,
     StepPlan,
 )
+from ferryman.plan.progressive import canary_options, experiment_options
+from ferryman.spec.analysis import AnalysisSpec, to_plans
 from ferryman.spec.models import BlueGreen, Repo, Service, Spec, Strategy
 
 _URL = re.compile(r"^([a-z][a-z0-9+.-]*://|git@)")
@@ -176,7 +178,9 @@ def artifact_node(spec: Spec, repo: str, platform: str) -> str:
     )
 
 
-def _service_plan(name: str, service: Service, artifact: str) -> ServicePlan:
+def _service_plan(
+    name: str, service: Service, artifact: str, analysis: AnalysisSpec | None = None
+) -> ServicePlan:
     health = service.health
     return ServicePlan(
         name=name,
@@ -190,7 +194,7 @@ def _service_plan(name: str, service: Service, artifact: str) -> ServicePlan:
             interval_s=health.interval_seconds,
         ),
         replicas=service.replicas,
-        strategy=strategy_options(service.strategy),
+        strategy=strategy_options(service.strategy, analysis),
     )
 
 
@@ -207,10 +211,19 @@ def _blue_green(spec: BlueGreen) -> BlueGreenOptions:
     )
 
 
-def strategy_options(strategy: Strategy | None) -> StrategyOptions:
-    """The plan's options for a service's ``strategy`` key; ``replace`` when it has none."""
+def strategy_options(
+    strategy: Strategy | None, analysis: AnalysisSpec | None = None
+) -> StrategyOptions:
+    """The plan's options for a service's ``strategy`` key; ``replace`` when it has none.
+
+    ``analysis`` holds the templates a canary's analysis steps name.
+    """
     if strategy is not None and strategy.blue_green is not None:
         return _blue_green(strategy.blue_green)
+    if strategy is not None and strategy.canary is not None:
+        return canary_options(strategy.canary, to_plans(analysis or AnalysisSpec()))
+    if strategy is not None and strategy.experiment is not None:
+        return experiment_options(strategy.experiment)
     return ReplaceOptions()
 
 
@@ -251,7 +264,7 @@ def compile_plan(
         RegionPlan(name=name, zones=region.zones) for name, region in env.regions.items()
     )
     services = tuple(
-        _service_plan(name, service, artifact_node(spec, service.artifact, target))
+        _service_plan(name, service, artifact_node(spec, service.artifact, target), spec.analysis)
         for name, service in spec.services.items()
     )
     return ReleasePlan(

@@ -31,7 +31,8 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.scalarbool import ScalarBoolean
 
 from ferryman.errors import SpecError, SpecIssue
-from ferryman.spec.models import Spec, check_name
+from ferryman.spec.base import check_name
+from ferryman.spec.models import Spec
 from ferryman.spec.validate import PathPart, SpecDocument, format_path, run_checks, suggest
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
