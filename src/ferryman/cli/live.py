@@ -72,6 +72,16 @@ def render_regions(regions: list[RegionProgress]) -> Table:
     return table
 
 
+def render_analysis(regions: list[RegionProgress]) -> list[Text]:
+    """One line per service under analysis: its step and the latest verdict with its reason."""
+    return [
+        Text(f"  {region.region} {service.service}: {service.step} — {service.analysis}")
+        for region in regions
+        for service in region.services
+        if service.analysis
+    ]
+
+
 def render_waves(progress: ReleaseProgress) -> Table:
     """One row per region: its wave and where the release stands there."""
     table = Table("wave", "region", "state", box=None, padding=(0, 2))
@@ -103,6 +113,7 @@ def render_progress(
         parts.append(render_waves(progress))
     if regions:
         parts.append(render_regions(regions))
+        parts.extend(render_analysis(regions))
     for event in progress.events[-events:]:
         parts.append(Text(f"  {event.at[11:19]}  {event.message}", style="dim"))
     if progress.error:
