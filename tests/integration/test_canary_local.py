@@ -10,6 +10,9 @@ never assertions on time.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import io
 import shutil
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -17,10 +20,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from rich.console import Console
 from temporalio.client import Client, WorkflowFailureError
+from temporalio.service import RPCError
 
 from ferryman.analysis.templates import AnalysisQuery, MetricPlan, TemplatePlan
 from ferryman.analysis.threshold import ThresholdConfig
+from ferryman.cli.live import render_analysis
 from ferryman.deploy.strategies import CanaryOptions
 from ferryman.deploy.strategies.canary import AnalysisStep, SetWeight
 from ferryman.devstack.prometheus import PrometheusProcess
@@ -34,6 +40,7 @@ from ferryman.testing.workers import serving
 
 from .canary_helpers import (
     ZONES,
+    RegionHandle,
     ShopDeployer,
     error_template,
     load,
@@ -94,6 +101,21 @@ async def served(url: str, n: int = 40) -> set[str]:
     return {answer.headers["X-Ferryman-Version"] for answer in answers}
 
 
+async def status_line(handle: RegionHandle) -> str:
+    """What ``ferryman status`` shows of the analysis once it has judged a few looks."""
+    for _ in range(600):
+        with contextlib.suppress(RPCError):
+            progress = await handle.query(RegionDeployWorkflow.progress)
+            view = progress.services[0] if progress.services else None
+            if view is not None and "interval 3 of" in view.analysis:
+                console = Console(width=250, record=True, file=io.StringIO())
+                for line in render_analysis([progress]):
+                    console.print(line)
+                return console.export_text().strip()
+        await asyncio.sleep(0.1)
+    raise AssertionError("the analysis never showed up in the status")
+
+
 async def test_good_canary_walks_5_25_50_100_and_is_promoted(
     deployer: ShopDeployer, agent: AgentProcess
 ) -> None:
@@ -103,6 +125,7 @@ async def test_good_canary_walks_5_25_50_100_and_is_promoted(
     started = time.monotonic()
     async with load(first.router_url) as seen:
         handle = await deployer.start("v2", walk(error_template("local"), 5, 25, 50, 100))
+        status = await status_line(handle)
         result = await handle.result()
     took = time.monotonic() - started
     assert result.status == "switched"
@@ -118,6 +141,8 @@ async def test_good_canary_walks_5_25_50_100_and_is_promoted(
     assert runs == [(f"analysis at {w}%", "pass") for w in (5, 25, 50)]
     swaps = await provider.events("routes.set", since=mark)
     assert len(swaps) == 4, [e.detail for e in swaps]
+    assert "analysis at 5%" in status
+    print(f"\nferryman status during the analysis:\n{status}")
     print(
         f"\ngood canary: promoted in {took:.1f}s; requests served by version:"
         f" { {v: s.requests for v, s in seen.stats.by_version.items()} }"

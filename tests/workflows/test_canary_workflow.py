@@ -64,6 +64,7 @@ class ScriptedAnalysis:
     """Analysis activities that answer what the test scripts, one verdict per look."""
 
     verdicts: list[str] = field(default_factory=lambda: ["pass"])
+    by_region: dict[str, str] = field(default_factory=dict)
     experiment_verdicts: list[str] = field(default_factory=lambda: ["continue", "pass"])
     looks: list[AnalyzeInput] = field(default_factory=list)
     experiment_looks: list[ExperimentInput] = field(default_factory=list)
@@ -71,6 +72,7 @@ class ScriptedAnalysis:
     @activity.defn(name="ferryman.analyze")
     async def analyze(self, data: AnalyzeInput) -> AnalyzeOutput:
         verdict = self.verdicts[min(len(self.looks), len(self.verdicts) - 1)]
+        verdict = self.by_region.get(data.region, verdict)
         self.looks.append(data)
         return AnalyzeOutput(
             states=tuple(
