@@ -75,7 +75,11 @@ def render_regions(regions: list[RegionProgress]) -> Table:
 def render_analysis(regions: list[RegionProgress]) -> list[Text]:
     """One line per service under analysis: its step and the latest verdict with its reason."""
     return [
-        Text(f"  {region.region} {service.service}: {service.step} — {service.analysis}")
+        Text(
+            f"  {region.region} {service.service}: "
+            + (f"{service.step} — " if service.step else "")
+            + service.analysis
+        )
         for region in regions
         for service in region.services
         if service.analysis

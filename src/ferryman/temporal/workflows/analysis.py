@@ -174,6 +174,8 @@ class Progressive:
                     for key, m in waiting
                     if due[key] <= now + 0.001
                 ]
+                if not jobs:
+                    continue
                 output = await workflow.execute_activity_method(
                     AnalysisActivities.analyze,
                     AnalyzeInput(
