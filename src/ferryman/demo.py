@@ -2,7 +2,10 @@
 
 Copies ``examples/hello`` into ``.ferryman/demo``, makes its app a real git
 repository, starts the dev stack, releases v1, shows the router serving it,
-commits a change, releases again and shows the switch. In a terminal it keeps
+commits a change, releases again and shows the switch; the shop follows (a DAG
+build, blue-green in three zones), then level 7 (``ferryman.demo_canary``): the
+shop's checkout as a canary, a good change promoted step by step and a bad one
+caught at 10 % and rolled back, with the judgements printed. In a terminal it keeps
 the stack up until Ctrl-C; otherwise it stops everything it started.
 """
 
@@ -25,6 +28,7 @@ from rich.console import Console
 from ferryman import paths
 from ferryman.cli.context import serve_regions_on_dev_stack
 from ferryman.cli.live import follow
+from ferryman.demo_canary import canary_demo
 from ferryman.devstack import DevStack, StackConfig, StackInfo, load_info
 from ferryman.errors import FerrymanError
 from ferryman.plan.compile import compile_plan
@@ -181,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         assert info is not None
         hello_demo(info, examples)
         shop_demo(info, examples)
+        shop_spec = paths.home() / "demo" / "shop" / "ferryman.yaml"
+        canary_demo(info, shop_spec, lambda repo, m: _git(repo, "commit", "-q", "-am", m), console)
     except FerrymanError as exc:
         console.print(f"[bold red]error:[/] {exc}")
         if ours and info is not None:

@@ -12,6 +12,7 @@ from temporalio.client import Client
 from ferryman.plan.compile import compile_plan
 from ferryman.plan.models import ReleasePlan
 from ferryman.spec.load import load_spec
+from ferryman.temporal.activities.analysis import MetricSources
 from ferryman.temporal.models.release import ReleaseResult
 from ferryman.temporal.worker.workers import local_providers
 from ferryman.temporal.workflows.release import ReleaseWorkflow
@@ -38,7 +39,8 @@ def with_service(plan: ReleasePlan, **changes: object) -> ReleasePlan:
 async def release(client: Client, agent_url: str, plan: ReleasePlan) -> ReleaseResult:
     """Run one release to completion with in-process workers on a private queue."""
     regions = [region.name for region in plan.deploy.regions]
-    async with serving(client, local_providers(agent_url), regions) as queue:
+    metrics = MetricSources(agent_url)
+    async with serving(client, local_providers(agent_url), regions, metrics=metrics) as queue:
         return await client.execute_workflow(
             ReleaseWorkflow.run,
             plan,

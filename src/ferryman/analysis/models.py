@@ -27,7 +27,10 @@ another interval.
 NoDataPolicy = Literal["fail", "pause", "pass"]
 """What a caller does with a ``no-data`` verdict; it is never a silent pass."""
 
-JudgeKind = Literal["threshold", "mann-whitney", "sequential", "score", "experiment"]
+JudgeKind = Literal[
+    "threshold", "mann-whitney", "sequential", "score", "experiment", "run", "decision"
+]
+"""Who decided: a judge, a template's score, a whole analysis run, or a human (``decision``)."""
 
 
 class Frozen(BaseModel):

@@ -195,6 +195,9 @@ def _extract(repo: Path, tree: str, dest: Path) -> None:
         ) as proc:
             assert proc.stdout is not None
             problem = _unpack(proc.stdout, dest)
+            # tarfile stops at the end-of-archive marker; git archive may still be writing the
+            # padding after it, and would die of SIGPIPE if the pipe closed under it.
+            proc.stdout.read()
         if proc.returncode != 0:
             stderr.seek(0)
             problem = _last_line(stderr.read().decode(errors="replace"))

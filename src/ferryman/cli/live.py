@@ -76,6 +76,20 @@ def render_regions(regions: list[RegionProgress]) -> Table:
     return table
 
 
+def render_analysis(regions: list[RegionProgress]) -> list[Text]:
+    """One line per service under analysis: its step and the latest verdict with its reason."""
+    return [
+        Text(
+            f"  {region.region} {service.service}: "
+            + (f"{service.step} — " if service.step else "")
+            + service.analysis
+        )
+        for region in regions
+        for service in region.services
+        if service.analysis
+    ]
+
+
 def render_waves(progress: ReleaseProgress) -> Table:
     """One row per region: its wave and where the release stands there."""
     table = Table("wave", "region", "state", box=None, padding=(0, 2))
@@ -114,6 +128,7 @@ def render_progress(
         parts.append(render_waves(progress))
     if regions:
         parts.append(render_regions(regions))
+        parts.extend(render_analysis(regions))
     failure = f"release failed: {progress.error}"
     shown = [e for e in progress.events if not progress.error or e.message != failure]
     for event in shown[-events:]:

@@ -71,6 +71,7 @@ def service_steps(service: ServicePlan, zones: tuple[str, ...]) -> tuple[str, st
         service=service.name,
         routes=RouteTable(service=service.name, weights={current: 100}),
         versions_by_zone={zone: [current] for zone in zones},
+        launches={current: Launch(command=service.command, replicas=service.replicas)},
     )
     target = Target(
         service=service.name,

@@ -38,6 +38,9 @@ def worker(
         [], "--build-platform", help="Also build this platform's matrix legs (repeatable)."
     ),
     task_queue: str = typer.Option(TASK_QUEUE, help="The central task queue."),
+    prometheus_url: str | None = typer.Option(
+        None, envvar="FERRYMAN_PROMETHEUS_URL", help="Prometheus, for canary analysis."
+    ),
     regions_file: Path | None = typer.Option(
         None, hidden=True, help="Also serve the regions listed in this file (the dev stack's)."
     ),
@@ -65,6 +68,7 @@ def worker(
         build_slots=build_slots,
         build_platforms=tuple(build_platform),
         task_queue=task_queue,
+        prometheus_url=prometheus_url,
     )
     connection = Connection.from_env(
         temporal_address, namespace, tls=tls, tls_cert=tls_cert, tls_key=tls_key, api_key=api_key

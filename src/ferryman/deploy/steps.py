@@ -22,6 +22,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ferryman.analysis.models import NoDataPolicy
+from ferryman.analysis.runs import ExperimentPlan, Sides
+from ferryman.analysis.templates import TemplatePlan
 from ferryman.platform.models import Launch, RouteRule, RouteTable, ServiceState
 
 
@@ -204,11 +207,59 @@ class Retire(_Step):
     version: str
 
 
+class Hold(_Step):
+    """Wait for a promotion, at most ``seconds`` (``None``: indefinitely); it uses up one.
+
+    Unlike :class:`Pause`, which a promotion skips for good, each hold takes its
+    own promotion, as Argo Rollouts' ``promote`` skips only the current step.
+    """
+
+    kind: Literal["hold"] = "hold"
+    seconds: float | None = Field(default=None, ge=0)
+
+
+class Analyze(_Step):
+    """Judge ``sides.canary`` against its baseline on live metrics until the run decides.
+
+    ``pass`` goes on, ``fail`` fails the deploy (which restores the region),
+    ``inconclusive`` holds for a promotion; a promotion during the run ends it.
+    """
+
+    kind: Literal["analyze"] = "analyze"
+    sides: Sides
+    templates: tuple[TemplatePlan, ...] = Field(min_length=1)
+    on_no_data: NoDataPolicy | None = None
+    label: str = ""
+
+
+class Experiment(_Step):
+    """Compare the conversion rate of ``treatment`` with ``control`` until one wins.
+
+    The treatment winning goes on, the control winning fails the deploy (the
+    region goes back to it), no difference holds for a promotion.
+    """
+
+    kind: Literal["experiment"] = "experiment"
+    control: str
+    treatment: str
+    plan: ExperimentPlan
+
+
 Step = Annotated[
-    Prepare | AwaitHealthy | SetRoutes | Smoke | AwaitPromotion | Pause | KeepWarm | Retire,
+    Prepare
+    | AwaitHealthy
+    | SetRoutes
+    | Smoke
+    | AwaitPromotion
+    | Pause
+    | KeepWarm
+    | Retire
+    | Hold
+    | Analyze
+    | Experiment,
     Field(discriminator="kind"),
 ]
-HOLDS = (AwaitPromotion, Pause)
+HOLDS = (AwaitPromotion, Pause, Hold, Analyze, Experiment)
 """Steps a promotion releases: a deploy with one of these ahead can be promoted."""
 
 
@@ -268,9 +319,8 @@ def restore_steps(recorded: Recorded, target: Target, attempted: Sequence[Step])
     touched_routes = any(isinstance(step, SetRoutes) for step in attempted)
     if touched_routes and recorded.routes is not None:
         steps.append(SetRoutes(routes=recorded.routes, label="restore"))
-    prepared = any(isinstance(step, Prepare) for step in attempted)
-    if prepared and target.version not in recorded.versions:
-        steps.append(Retire(version=target.version))
+    prepared = dict.fromkeys(step.version for step in attempted if isinstance(step, Prepare))
+    steps.extend(Retire(version=v) for v in prepared if v not in recorded.versions)
     return steps
 
 
@@ -309,4 +359,11 @@ def describe(step: Step) -> str:
         return f"pause {step.seconds:g}s"
     if isinstance(step, KeepWarm):
         return f"keep {step.version} warm {step.seconds:g}s"
+    if isinstance(step, Hold):
+        return "hold for promote" if step.seconds is None else f"pause {step.seconds:g}s"
+    if isinstance(step, Analyze):
+        names = ", ".join(t.name for t in step.templates)
+        return f"{step.label or 'analysis'}: {step.sides.canary} vs {step.sides.baseline} ({names})"
+    if isinstance(step, Experiment):
+        return f"experiment: {step.treatment} vs {step.control}"
     return f"retire {step.version}"

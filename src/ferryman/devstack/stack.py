@@ -139,6 +139,8 @@ class DevStack:
             else:
                 _register_search_attributes(info)
             info.pids["agent"] = self._start_agent(info)
+            if cfg.prometheus:
+                info.prometheus_url = f"http://127.0.0.1:{cfg.prometheus_port}"
             info.pids["worker"] = self._start_worker(info)
             if cfg.prometheus:
                 prometheus = PrometheusProcess(
@@ -203,6 +205,8 @@ class DevStack:
             "--build-slots", str(self.config.build_slots),
             "--central", "--regions-file", str(regions_file()),
         ]  # fmt: skip
+        if info.prometheus_url:
+            argv += ["--prometheus-url", info.prometheus_url]
         process = spawn(argv, log, env={"FERRYMAN_HOME": str(paths.home())})
         wait_until(lambda: _log_has(log, READY_LINE), 60, "ferryman worker", process, log)
         return process.pid

@@ -23,6 +23,8 @@ from ferryman.plan.models import (
     StepPlan,
     WavePlan,
 )
+from ferryman.plan.progressive import canary_options, experiment_options
+from ferryman.spec.analysis import AnalysisSpec, to_plans
 from ferryman.spec.models import (
     BlueGreen,
     Environment,
@@ -185,7 +187,9 @@ def artifact_node(spec: Spec, repo: str, platform: str) -> str:
     )
 
 
-def _service_plan(name: str, service: Service, artifact: str) -> ServicePlan:
+def _service_plan(
+    name: str, service: Service, artifact: str, analysis: AnalysisSpec | None = None
+) -> ServicePlan:
     health = service.health
     return ServicePlan(
         name=name,
@@ -199,7 +203,7 @@ def _service_plan(name: str, service: Service, artifact: str) -> ServicePlan:
             interval_s=health.interval_seconds,
         ),
         replicas=service.replicas,
-        strategy=strategy_options(service.strategy),
+        strategy=strategy_options(service.strategy, analysis),
     )
 
 
@@ -216,10 +220,19 @@ def _blue_green(spec: BlueGreen) -> BlueGreenOptions:
     )
 
 
-def strategy_options(strategy: Strategy | None) -> StrategyOptions:
-    """The plan's options for a service's ``strategy`` key; ``replace`` when it has none."""
+def strategy_options(
+    strategy: Strategy | None, analysis: AnalysisSpec | None = None
+) -> StrategyOptions:
+    """The plan's options for a service's ``strategy`` key; ``replace`` when it has none.
+
+    ``analysis`` holds the templates a canary's analysis steps name.
+    """
     if strategy is not None and strategy.blue_green is not None:
         return _blue_green(strategy.blue_green)
+    if strategy is not None and strategy.canary is not None:
+        return canary_options(strategy.canary, to_plans(analysis or AnalysisSpec()))
+    if strategy is not None and strategy.experiment is not None:
+        return experiment_options(strategy.experiment)
     return ReplaceOptions()
 
 
@@ -279,7 +292,7 @@ def compile_plan(
     )
     rollout = env.rollout
     services = tuple(
-        _service_plan(name, service, artifact_node(spec, service.artifact, target))
+        _service_plan(name, service, artifact_node(spec, service.artifact, target), spec.analysis)
         for name, service in spec.services.items()
     )
     return ReleasePlan(

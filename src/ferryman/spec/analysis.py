@@ -43,7 +43,7 @@ from ferryman.analysis.templates import (
     placeholders,
 )
 from ferryman.analysis.threshold import ThresholdConfig
-from ferryman.spec.models import _Frozen, check_name
+from ferryman.spec.base import _Frozen, check_name
 
 
 class QuerySpec(_Frozen):

@@ -31,7 +31,8 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.scalarbool import ScalarBoolean
 
 from ferryman.errors import SpecError, SpecIssue
-from ferryman.spec.models import Spec, check_name
+from ferryman.spec.base import check_name
+from ferryman.spec.models import Spec
 from ferryman.spec.rollout import ROLLOUT_CHECKS
 from ferryman.spec.validate import (
     CHECKS,

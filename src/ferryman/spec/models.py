@@ -28,40 +28,16 @@ Example::
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from ferryman.deploy.steps import PreviewMatch, SmokeCheck
 from ferryman.deploy.strategies.blue_green import check_traffic_steps
+from ferryman.spec.analysis import AnalysisSpec
+from ferryman.spec.base import _Frozen, check_name
 from ferryman.spec.duration import Duration
-
-NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
-_NAME = re.compile(NAME_PATTERN)
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-
-
-def check_name(value: str) -> str:
-    """Validate a DNS-label-like name used for repos, services, regions and zones.
-
-    Args:
-        value: The candidate name.
-
-    Returns:
-        The name, unchanged.
-
-    Raises:
-        ValueError: If the name is not lower-case letters, digits and dashes.
-    """
-    if not _NAME.match(value):
-        raise ValueError(
-            f"invalid name {value!r}: use lower-case letters, digits and '-' (at most 63)"
-        )
-    return value
+from ferryman.spec.progressive import CanarySpec, ExperimentSpec
 
 
 def step_name(run: str, limit: int = 48) -> str:
@@ -211,6 +187,8 @@ class Strategy(_Frozen):
 
     replace: Replace | None = None
     blue_green: BlueGreen | None = Field(default=None, alias="blue-green")
+    canary: CanarySpec | None = None
+    experiment: ExperimentSpec | None = None
 
     @model_validator(mode="after")
     def _one_strategy(self) -> Strategy:
@@ -302,6 +280,7 @@ class Spec(_Frozen):
     build: BuildSettings = Field(default_factory=BuildSettings)
     services: dict[str, Service] = Field(default_factory=dict)
     environments: dict[str, Environment] = Field(default_factory=dict)
+    analysis: AnalysisSpec = Field(default_factory=AnalysisSpec)
 
     @field_validator("system")
     @classmethod

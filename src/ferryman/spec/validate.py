@@ -303,6 +303,32 @@ def check_needs_acyclic(doc: SpecDocument, spec: Spec | None) -> Iterator[SpecIs
         graph[last] = [n for n in graph[last] if n != first]
 
 
+def check_canary_templates(doc: SpecDocument, spec: Spec | None) -> Iterator[SpecIssue]:
+    """Every template a canary's ``analysis`` step names must be in ``analysis.templates``.
+
+    Args:
+        doc: The located document.
+        spec: The validated spec, unused: the raw document is enough.
+
+    Yields:
+        One issue per unknown template name, at the name.
+    """
+    templates = [str(name) for name in doc.mapping(("analysis", "templates"))]
+    for name in doc.mapping(("services",)):
+        where = ("services", name, "strategy", "canary", "steps")
+        steps = doc.node(where)
+        for index, step in enumerate(steps if isinstance(steps, list) else []):
+            analysis = step.get("analysis") if isinstance(step, Mapping) else None
+            names = analysis.get("templates") if isinstance(analysis, Mapping) else None
+            for position, template in enumerate(names if isinstance(names, list) else []):
+                if isinstance(template, str) and template not in templates:
+                    hint = suggest(template, templates) or (
+                        _known(templates) if templates else " (analysis.templates is empty)"
+                    )
+                    path = (*where, index, "analysis", "templates", position)
+                    yield doc.issue(path, f"unknown analysis template {template!r}{hint}")
+
+
 def _known(names: Iterable[str]) -> str:
     return " (known: " + ", ".join(sorted(names)) + ")"
 
@@ -312,6 +338,7 @@ CHECKS: tuple[Check, ...] = (
     check_platforms,
     check_needs_known,
     check_needs_acyclic,
+    check_canary_templates,
 )
 """Every semantic check, run in this order by ``run_checks``."""
 

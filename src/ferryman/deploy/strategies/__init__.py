@@ -14,15 +14,22 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from ferryman.deploy.steps import Recorded, Rollout, Target
-from ferryman.deploy.strategies import blue_green, replace
+from ferryman.deploy.strategies import blue_green, canary, experiment, replace
 from ferryman.deploy.strategies.blue_green import BlueGreenOptions
+from ferryman.deploy.strategies.canary import CanaryOptions
+from ferryman.deploy.strategies.experiment import ExperimentOptions
 from ferryman.deploy.strategies.replace import ReplaceOptions
 
-StrategyOptions = Annotated[ReplaceOptions | BlueGreenOptions, Field(discriminator="kind")]
+StrategyOptions = Annotated[
+    ReplaceOptions | BlueGreenOptions | CanaryOptions | ExperimentOptions,
+    Field(discriminator="kind"),
+]
 
 _STEPS: dict[str, Callable[[Any, Recorded, Target], Rollout]] = {
     "replace": replace.steps,
     "blue-green": blue_green.steps,
+    "canary": canary.steps,
+    "experiment": experiment.steps,
 }
 
 
@@ -31,4 +38,11 @@ def rollout(options: StrategyOptions, recorded: Recorded, target: Target) -> Rol
     return _STEPS[options.kind](options, recorded, target)
 
 
-__all__ = ["BlueGreenOptions", "ReplaceOptions", "StrategyOptions", "rollout"]
+__all__ = [
+    "BlueGreenOptions",
+    "CanaryOptions",
+    "ExperimentOptions",
+    "ReplaceOptions",
+    "StrategyOptions",
+    "rollout",
+]

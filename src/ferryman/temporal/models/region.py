@@ -177,6 +177,9 @@ ServicePhase = Literal[
     "pause",
     "keep-warm",
     "retire",
+    "hold",
+    "analyze",
+    "experiment",
     "switched",
     "finalized",
     "rolling-back",
@@ -206,6 +209,7 @@ class ServiceView(_Msg):
     zones: tuple[ZoneView, ...] = ()
     step: str = Field(default="", description="The step under way, in a few words.")
     error: str = ""
+    analysis: str = Field(default="", description="The latest analysis verdict and its reason.")
 
 
 class RegionProgress(_Msg):

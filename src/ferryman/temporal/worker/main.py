@@ -21,6 +21,7 @@ from pathlib import Path
 
 from temporalio.worker import Worker
 
+from ferryman.temporal.activities.analysis import MetricSources
 from ferryman.temporal.client.connection import Connection, connect
 from ferryman.temporal.names import TASK_QUEUE
 from ferryman.temporal.worker.regions import RegionWorkers
@@ -42,6 +43,7 @@ class WorkerOptions:
         build_slots: Build steps run at once.
         build_platforms: Also serve these platforms' build queues.
         task_queue: The central queue every other queue derives from.
+        prometheus_url: Prometheus, for analysis templates whose source is ``prometheus``.
     """
 
     agent_url: str = DEFAULT_AGENT_URL
@@ -51,6 +53,7 @@ class WorkerOptions:
     build_slots: int = 2
     build_platforms: tuple[str, ...] = field(default=())
     task_queue: str = TASK_QUEUE
+    prometheus_url: str | None = None
 
 
 def describe(options: WorkerOptions) -> str:
@@ -74,7 +77,8 @@ async def serve(connection: Connection, options: WorkerOptions) -> None:
         workers += central_workers(
             client, options.task_queue, options.build_slots, options.build_platforms
         )
-    regions = RegionWorkers(client, providers, options.task_queue)
+    metrics = MetricSources(options.agent_url, options.prometheus_url)
+    regions = RegionWorkers(client, providers, options.task_queue, metrics)
     regions.ensure(list(options.regions))
     watcher = (
         asyncio.create_task(regions.watch(options.regions_file))
@@ -110,6 +114,11 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--build-slots", type=int, default=2)
     parser.add_argument("--build-platform", action="append", default=[])
     parser.add_argument("--task-queue", default=TASK_QUEUE)
+    parser.add_argument(
+        "--prometheus-url",
+        default=os.environ.get("FERRYMAN_PROMETHEUS_URL") or None,
+        help="Prometheus for canary analysis (source: prometheus)",
+    )
     return parser
 
 
@@ -124,6 +133,7 @@ def options_from(args: argparse.Namespace) -> WorkerOptions:
         build_slots=args.build_slots,
         build_platforms=tuple(args.build_platform),
         task_queue=args.task_queue,
+        prometheus_url=args.prometheus_url,
     )
 
 

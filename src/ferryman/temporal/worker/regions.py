@@ -18,6 +18,7 @@ from types import TracebackType
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from ferryman.temporal.activities.analysis import MetricSources
 from ferryman.temporal.activities.deploy import ProviderFactory
 from ferryman.temporal.names import TASK_QUEUE
 from ferryman.temporal.worker.workers import region_worker
@@ -47,12 +48,20 @@ class RegionWorkers:
         client: Connected Temporal client.
         providers: Platform and environment → provider, for the region activities.
         central: The central queue the region queues derive from.
+        metrics: The metric sources canary analysis reads.
     """
 
-    def __init__(self, client: Client, providers: ProviderFactory, central: str = TASK_QUEUE):
+    def __init__(
+        self,
+        client: Client,
+        providers: ProviderFactory,
+        central: str = TASK_QUEUE,
+        metrics: MetricSources | None = None,
+    ):
         self._client = client
         self._providers = providers
         self._central = central
+        self._metrics = metrics
         self._workers: dict[str, tuple[Worker, asyncio.Task[None]]] = {}
 
     @property
@@ -64,7 +73,9 @@ class RegionWorkers:
         """Serve the queues of ``regions`` (idempotent)."""
         for region in regions:
             if region not in self._workers:
-                worker = region_worker(self._client, self._providers, region, self._central)
+                worker = region_worker(
+                    self._client, self._providers, region, self._central, self._metrics
+                )
                 self._workers[region] = (worker, asyncio.create_task(worker.run()))
 
     async def watch(self, path: Path, interval: float = 0.25) -> None:

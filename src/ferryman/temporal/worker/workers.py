@@ -8,10 +8,13 @@ real cluster it runs where the region's platform is reachable.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from ferryman.providers.base import Provider
+from ferryman.temporal.activities.analysis import AnalysisActivities, MetricSources
 from ferryman.temporal.activities.build import BUILD_ACTIVITIES
 from ferryman.temporal.activities.deploy import DeployActivities, ProviderFactory
 from ferryman.temporal.activities.lock import LockActivities
@@ -76,11 +79,28 @@ def central_workers(
 
 
 def region_worker(
-    client: Client, providers: ProviderFactory, region: str, central: str = TASK_QUEUE
+    client: Client,
+    providers: ProviderFactory,
+    region: str,
+    central: str = TASK_QUEUE,
+    metrics: MetricSources | None = None,
+    analysis: Sequence[Callable[..., object]] | None = None,
 ) -> Worker:
-    """The worker of one region's provider activities."""
+    """The worker of one region's provider and metric activities.
+
+    Args:
+        client: Connected Temporal client.
+        providers: Platform and environment → provider.
+        region: The region whose queue to serve.
+        central: The central queue the region queue derives from.
+        metrics: The metric sources canary analysis reads (none: analysis fails clearly).
+        analysis: Other analysis activities in place of the real ones (tests).
+    """
+    judges = (
+        analysis if analysis is not None else AnalysisActivities(metrics or MetricSources()).all()
+    )
     return Worker(
         client,
         task_queue=region_task_queue(region, central),
-        activities=DeployActivities(providers).all(),
+        activities=[*DeployActivities(providers).all(), *judges],
     )

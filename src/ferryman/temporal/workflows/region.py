@@ -51,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
     from ferryman.platform.models import InstanceRequest, Launch, RouteTable, ServiceState
     from ferryman.temporal.activities.deploy import DeployActivities
     from ferryman.temporal.failures import failure_message
+    from ferryman.temporal.models.analysis import AnalysisView
     from ferryman.temporal.models.region import (
         Decision,
         HealthInput,
@@ -70,6 +71,7 @@ with workflow.unsafe.imports_passed_through():
         ZoneView,
     )
     from ferryman.temporal.names import region_task_queue
+    from ferryman.temporal.workflows.analysis import PROGRESSIVE, Progressive
     from ferryman.temporal.workflows.saga import settle
 
 ArgT = TypeVar("ArgT")
@@ -116,6 +118,7 @@ class RegionDeployWorkflow:
         self._promotion: Decision | None = None
         self._planned = False
         self._ahead: list[Step] = []
+        self._progressive = Progressive(self)
 
     # --- humans: an Update with a validator, and a query ------------------------------------
 
@@ -130,6 +133,11 @@ class RegionDeployWorkflow:
             services=tuple(self._views.values()),
             router_url=self._router_url,
         )
+
+    @workflow.query(name="analysis")
+    def analysis(self) -> AnalysisView:
+        """Every canary-analysis and experiment judgement so far, oldest first."""
+        return self._progressive.view(self._region)
 
     @workflow.update(name="promote")
     def promote(self, decision: Decision) -> str:
@@ -343,6 +351,8 @@ class RegionDeployWorkflow:
             await self._each_zone(
                 lambda zone: self._retire(service, step.version, zone, f"{key}/{zone}")
             )
+        elif isinstance(step, PROGRESSIVE):
+            await self._progressive.execute(target, step)
 
     # --- activities -----------------------------------------------------------------------------
 
