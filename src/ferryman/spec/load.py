@@ -31,17 +31,26 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.scalarbool import ScalarBoolean
 
 from ferryman.errors import SpecError, SpecIssue
+from ferryman.identity.models import Directory
 from ferryman.spec.models import Spec, check_name
-from ferryman.spec.validate import PathPart, SpecDocument, format_path, run_checks, suggest
+from ferryman.spec.validate import (
+    PathPart,
+    SpecDocument,
+    checks_for,
+    format_path,
+    run_checks,
+    suggest,
+)
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-def load_spec(path: str | Path) -> Spec:
+def load_spec(path: str | Path, directory: Directory | None = None) -> Spec:
     """Read, parse and validate a spec file.
 
     Args:
         path: The spec file; it is named in issues exactly as given.
+        directory: The ferryman config; with it, gate approvers are checked too.
 
     Returns:
         The validated spec.
@@ -50,15 +59,16 @@ def load_spec(path: str | Path) -> Spec:
         SpecError: If the file cannot be read or has any problem; it lists all of them.
     """
     file = str(path)
-    return load_spec_text(_read(Path(path), file), file)
+    return load_spec_text(_read(Path(path), file), file, directory)
 
 
-def load_spec_text(text: str, file: str) -> Spec:
+def load_spec_text(text: str, file: str, directory: Directory | None = None) -> Spec:
     """Parse and validate spec text.
 
     Args:
         text: The YAML source.
         file: Name of the file the text came from, used in issues.
+        directory: The ferryman config; with it, gate approvers are checked too.
 
     Returns:
         The validated spec.
@@ -73,7 +83,7 @@ def load_spec_text(text: str, file: str) -> Spec:
         spec = Spec.model_validate(_plain(root, {}))
     except ValidationError as exc:
         issues.extend(issue for error in exc.errors() for issue in _pydantic_issues(doc, error))
-    issues.extend(run_checks(doc, spec))
+    issues.extend(run_checks(doc, spec, checks_for(directory)))
     if issues or spec is None:
         raise SpecError(_sorted(issues))
     return spec

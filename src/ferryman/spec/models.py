@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ferryman.deploy.steps import PreviewMatch, SmokeCheck
 from ferryman.deploy.strategies.blue_green import check_traffic_steps
+from ferryman.spec.gates import Gate
 
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 _NAME = re.compile(NAME_PATTERN)
@@ -226,10 +227,13 @@ class Environment(_Frozen):
 
     platform: str = "local"
     regions: dict[str, Region] = Field(min_length=1)
+    gates: dict[str, Gate] = Field(
+        default_factory=dict, description="Approval gates (level 4, see ferryman.spec.gates)."
+    )
 
-    @field_validator("regions")
+    @field_validator("regions", "gates")
     @classmethod
-    def _region_names(cls, value: dict[str, Region]) -> dict[str, Region]:
+    def _region_names(cls, value: dict[str, object]) -> dict[str, object]:
         for name in value:
             check_name(name)
         return value

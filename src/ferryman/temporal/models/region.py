@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ferryman.deploy.steps import PreviewMatch, Recorded, SmokeCheck, Step, Target
-from ferryman.plan.models import ServicePlan
+from ferryman.plan.models import GatePlan, ServicePlan
 from ferryman.platform.models import InstanceRequest, RouteTable
 
 
@@ -137,6 +137,9 @@ class RegionDeployRequest(_Msg):
         services: For ``switch``: the services, switched in this order.
         finalize_now: For ``switch``: retire old versions at once (keep none warm).
         previous: For ``finalize`` and ``restore``: the switch's result.
+        promotion_gate: For ``switch``: the policy of its held promotion (None: anyone
+            may promote).
+        requested_by: Who started the release (separation of duties).
     """
 
     release_id: str
@@ -148,6 +151,8 @@ class RegionDeployRequest(_Msg):
     services: tuple[ServiceRollout, ...] = ()
     finalize_now: bool = False
     previous: RegionResult | None = None
+    promotion_gate: GatePlan | None = None
+    requested_by: str = ""
 
 
 class Decision(_Msg):

@@ -17,11 +17,13 @@ class _Msg(BaseModel):
 ReleasePhase = Literal[
     "pending",
     "build",
+    "awaiting-approval",
     "deploy",
     "bake",
     "finalize",
     "rolling-back",
     "rolled-back",
+    "rejected",
     "done",
     "failed",
 ]
@@ -36,8 +38,8 @@ RegionState = Literal[
     "restored",
     "failed",
 ]
-ReleaseStatus = Literal["succeeded", "unchanged", "rolled-back"]
-FINISHED_PHASES: frozenset[str] = frozenset({"rolled-back", "done", "failed"})
+ReleaseStatus = Literal["succeeded", "unchanged", "rolled-back", "rejected"]
+FINISHED_PHASES: frozenset[str] = frozenset({"rolled-back", "rejected", "done", "failed"})
 
 
 class ReleaseEvent(_Msg):

@@ -14,6 +14,7 @@ from temporalio.worker import Worker
 from ferryman.providers.base import Provider
 from ferryman.temporal.activities.build import BUILD_ACTIVITIES
 from ferryman.temporal.activities.deploy import DeployActivities, ProviderFactory
+from ferryman.temporal.activities.notify import NotifyActivities
 from ferryman.temporal.names import TASK_QUEUE, build_task_queue, region_task_queue
 from ferryman.temporal.workflows.build import BuildWorkflow
 from ferryman.temporal.workflows.region import RegionDeployWorkflow
@@ -44,7 +45,7 @@ def central_workers(
     build_slots: int = 2,
     build_platforms: tuple[str, ...] = (),
 ) -> list[Worker]:
-    """The workflow worker and the build worker(s) of a central queue.
+    """The workflow worker (with the gate notifications) and the build worker(s) of a queue.
 
     Args:
         client: Connected Temporal client.
@@ -53,7 +54,14 @@ def central_workers(
         build_platforms: Also serve these platforms' own build queues
             (``<central>-build-<os>-<arch>``).
     """
-    workers = [Worker(client, task_queue=central, workflows=list(WORKFLOWS))]
+    workers = [
+        Worker(
+            client,
+            task_queue=central,
+            workflows=list(WORKFLOWS),
+            activities=NotifyActivities().all(),
+        )
+    ]
     for runs_on in ("", *build_platforms):
         workers.append(
             Worker(

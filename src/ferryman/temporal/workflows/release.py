@@ -11,6 +11,11 @@ still switching are cancelled, which puts each of them back, and every region
 already switched is restored from its recorded state (``…/region/<name>/restore``),
 the last wave first. A failure then fails the release with its cause; a
 rollback ends it ``rolled-back``.
+
+Approval gates (``ferryman.temporal.workflows.gates``) are steps too: the
+release waits in phase ``awaiting-approval`` and takes ``decide`` Updates; a
+rejected gate (or a region's rejected promotion gate) restores what was
+deployed before it and ends the release ``rejected``.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
@@ -29,12 +35,16 @@ from temporalio.exceptions import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from ferryman.plan.models import ReleasePlan
+    from ferryman.approvals.audit import AuditEvent
+    from ferryman.approvals.policy import GateDecision, describe_close
+    from ferryman.approvals.views import GateView
+    from ferryman.plan.models import GatePlan, ReleasePlan
     from ferryman.plan.release import (
         Bake,
         BuildStep,
         DeployWave,
         Finalize,
+        Gate,
         ReleaseStep,
         compensation,
         release_steps,
@@ -60,6 +70,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from ferryman.temporal.names import ENV, PHASE, SYSTEM, VERSION, build_id, region_deploy_id
     from ferryman.temporal.workflows.build import BuildWorkflow
+    from ferryman.temporal.workflows.gates import GateKeeper, rejection_of
     from ferryman.temporal.workflows.region import RegionDeployWorkflow
     from ferryman.temporal.workflows.saga import settle, was_cancelled
 
@@ -68,6 +79,10 @@ FAILURES = (ActivityError, ApplicationError, ChildWorkflowError)
 
 class RollbackRequested(Exception):
     """Raised inside the workflow when a ``rollback`` Update interrupts the release."""
+
+
+class GateRejected(Exception):
+    """Raised inside the workflow when a gate is rejected (or its timeout rejects it)."""
 
 
 @workflow.defn(name="ferryman.Release")
@@ -90,6 +105,7 @@ class ReleaseWorkflow:
         self._rollback: Decision | None = None
         self._committed = False
         self._restored: list[str] = []
+        self._gates = GateKeeper()
 
     # --- humans ---------------------------------------------------------------------------------
 
@@ -132,6 +148,25 @@ class ReleaseWorkflow:
         if self._rollback is not None:
             raise ValueError(f"{self._id} is already rolling back (asked by {self._rollback.by})")
 
+    @workflow.update
+    def decide(self, decision: GateDecision) -> str:
+        """Approve or reject a gate of this release (the validator applies its policy)."""
+        return self._gates.decide(decision)
+
+    @decide.validator
+    def _check_decide(self, decision: GateDecision) -> None:
+        self._gates.validate(decision)
+
+    @workflow.query
+    def audit(self) -> tuple[AuditEvent, ...]:
+        """Every event of this release's gates (promotion gates: ask the region deploys)."""
+        return self._gates.audit()
+
+    @workflow.query
+    def gates(self) -> tuple[GateView, ...]:
+        """This release's gates and where each stands."""
+        return self._gates.views(only_open=False)
+
     # --- the run --------------------------------------------------------------------------------
 
     @workflow.run
@@ -143,6 +178,12 @@ class ReleaseWorkflow:
         self._regions = {region.name: "pending" for region in plan.deploy.regions}
         workflow.upsert_search_attributes(
             [SYSTEM.value_set(plan.system), ENV.value_set(plan.environment)]
+        )
+        self._gates.setup(
+            [gate for gate in plan.deploy.gates if gate.at != "promotion"],
+            release_id=self._id,
+            requested_by=plan.requested_by,
+            environment=plan.environment,
         )
         build: BuildResult | None = None
         steps = release_steps(plan.deploy)
@@ -158,7 +199,12 @@ class ReleaseWorkflow:
             await self._undo()
             self._set_phase("rolled-back")
             return await self._finish("rolled-back", build)
+        except GateRejected as exc:
+            return await self._rejected(str(exc), build)
         except (*FAILURES, asyncio.CancelledError) as exc:
+            rejection = None if isinstance(exc, asyncio.CancelledError) else rejection_of(exc)
+            if rejection is not None:
+                return await self._rejected(rejection, build)
             reason = (
                 "cancelled" if isinstance(exc, asyncio.CancelledError) else failure_message(exc)
             )
@@ -194,7 +240,30 @@ class ReleaseWorkflow:
                 )
         elif isinstance(step, Finalize):
             await self._finalize(plan, step.regions)
+        elif isinstance(step, Gate):
+            await self._gate(step.gate)
         return None
+
+    async def _gate(self, gate: GatePlan) -> None:
+        self._set_phase("awaiting-approval")
+        self._log(f"gate {gate.name} ({gate.point}) waits for {gate.required} approval(s)")
+        status = await self._gates.hold(
+            gate.name, lambda: self._rollback is not None, self._version
+        )
+        outcome = describe_close(self._gates.state(gate.name))
+        if status == "cancelled":
+            raise RollbackRequested
+        if status != "approved":
+            raise GateRejected(f"gate {gate.name} {outcome}")
+        self._log(f"gate {gate.name} passed: {outcome}")
+        self._memo()
+
+    async def _rejected(self, reason: str, build: BuildResult | None) -> ReleaseResult:
+        self._error = reason
+        self._log(f"release rejected: {reason}")
+        await self._undo()
+        self._set_phase("rejected")
+        return await self._finish("rejected", build)
 
     async def _finish(self, status: ReleaseStatus, build: BuildResult | None) -> ReleaseResult:
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -275,13 +344,21 @@ class ReleaseWorkflow:
             region=region,
             zones=zones,
             action=action,
+            promotion_gate=plan.deploy.gate_at("promotion"),
+            requested_by=plan.requested_by,
             **fields,
         )
+        attributes = [
+            SearchAttributePair(SYSTEM, plan.system),
+            SearchAttributePair(ENV, plan.environment),
+            SearchAttributePair(PHASE, action),
+        ]
         return workflow.execute_child_workflow(
             RegionDeployWorkflow.run,
             request,
             id=region_deploy_id(self._id, region, action),
             static_summary=f"{action} {region}",
+            search_attributes=TypedSearchAttributes(attributes),
         )
 
     async def _deploy_wave(self, plan: ReleasePlan, step: DeployWave) -> None:

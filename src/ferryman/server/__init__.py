@@ -1,0 +1,1 @@
+"""The HTTP API: pending gates, decisions with a bearer token, Slack interactivity."""
