@@ -16,6 +16,7 @@ from ferryman.cli.context import (
     serve_regions_on_dev_stack,
 )
 from ferryman.cli.live import follow, poll, render_progress
+from ferryman.cli.whoami import current_user, directory
 from ferryman.plan.compile import compile_plan
 from ferryman.spec.load import load_spec
 from ferryman.temporal.client.releases import recent_releases, start_release
@@ -30,8 +31,12 @@ def release(
     temporal_address: str | None = AddressOption,
     namespace: str | None = NamespaceOption,
 ) -> None:
-    """Build and deploy FILE to an environment, following progress live."""
-    plan = compile_plan(load_spec(file), file, env, version)
+    """Build and deploy FILE to an environment, following progress live (exit 1 if rejected)."""
+    config = directory()
+    user = current_user(required=False) or ""
+    plan = compile_plan(
+        load_spec(file, config), file, env, version, directory=config, requested_by=user
+    )
 
     async def go() -> int:
         client = await client_for(temporal_address, namespace)
@@ -43,6 +48,8 @@ def release(
         result, error = await follow(client, handle, console)
         if result is None:
             raise fail(f"{handle.id} failed: {error}")
+        if result.status == "rejected":
+            raise fail(f"{handle.id} rejected: {result.error}")
         for region, url in result.router_urls.items():
             console.print(f"{region}: {url}  serves version [bold]{result.version}[/]")
         return 0
