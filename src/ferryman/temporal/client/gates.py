@@ -91,7 +91,7 @@ async def decide(
         )
         return answer
     except WorkflowUpdateFailedError as exc:
-        raise _refusal(exc.cause) from None
+        raise refusal_of(exc.cause) from None
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND and "update" not in exc.message.lower():
             what = f"{release_id} in {region}" if region else repr(release_id)
@@ -101,7 +101,8 @@ async def decide(
         ) from None
 
 
-def _refusal(cause: BaseException | None) -> GateRefused:
+def refusal_of(cause: BaseException | None) -> GateRefused:
+    """The refusal a failed ``decide`` Update stands for (its cause is the validator's error)."""
     if isinstance(cause, ApplicationError):
         kind = (cause.type or "").removeprefix(REFUSED_PREFIX)
         known: dict[str, RefusedKind] = {
