@@ -164,8 +164,8 @@ class GateKeeper:
     # --- views ----------------------------------------------------------------------------------
 
     def state(self, name: str) -> GateState:
-        """Where the gate ``name`` stands."""
-        return self._states[name]
+        """Where the gate ``name`` stands (waiting, for a gate not set up yet)."""
+        return self._states.get(name, GateState())
 
     def views(self, only_open: bool = True) -> tuple[GateView, ...]:
         """The gates as people see them (the open ones by default)."""
