@@ -3,16 +3,19 @@
 Copies ``examples/hello`` into ``.ferryman/demo``, makes its app a real git
 repository, starts the dev stack, releases v1, shows the router serving it,
 commits a change, releases again and shows the switch; the shop follows (a DAG
-build, blue-green in three zones), then level 7 (``ferryman.demo_canary``): the
-shop's checkout as a canary, a good change promoted step by step and a bad one
-caught at 10 % and rolled back, with the judgements printed. In a terminal it keeps
-the stack up until Ctrl-C; otherwise it stops everything it started.
+build, blue-green in three zones), then production, where it stops at an
+approval gate until the demo approver approves it over the HTTP API, then level
+7 (``ferryman.demo_canary``): the shop's checkout as a canary, a good change
+promoted step by step and a bad one caught at 10 % and rolled back, with the
+judgements printed. In a terminal it keeps the stack up until Ctrl-C; otherwise
+it stops everything it started.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -31,11 +34,13 @@ from ferryman.cli.live import follow
 from ferryman.demo_canary import canary_demo
 from ferryman.devstack import DevStack, StackConfig, StackInfo, load_info
 from ferryman.errors import FerrymanError
+from ferryman.identity.config import cli_user, config_path, demo_token, load_directory
 from ferryman.plan.compile import compile_plan
 from ferryman.plan.models import RegionPlan
 from ferryman.providers.local import LocalProvider
 from ferryman.spec.load import load_spec
 from ferryman.temporal.client.connection import Connection, connect
+from ferryman.temporal.client.gates import pending_gates
 from ferryman.temporal.client.releases import start_release
 from ferryman.traffic import LoadConfig, LoadStats, run_load
 
@@ -171,6 +176,70 @@ def shop_demo(info: StackInfo, examples: Path) -> None:
         show_traffic(stats)
 
 
+DEMO_INPUTS = {"ticket": "CHG-1234"}
+"""What the demo approver types in for the gate's inputs."""
+
+
+def gate_demo(info: StackInfo, spec_file: Path, env: str = "prod") -> None:
+    """Level 4: a release stops at its approval gate; the demo approver approves it over HTTP."""
+    console.rule(f"level 4: a person decides before {env}")
+    asyncio.run(_gated_release(info, spec_file, env))
+
+
+async def _gated_release(info: StackInfo, spec_file: Path, env: str) -> None:
+    config = Path(info.config_path) if info.config_path else config_path()
+    directory = load_directory(config)
+    requester = cli_user(directory, config) or ""
+    spec = load_spec(spec_file, directory)
+    plan = compile_plan(spec, spec_file, env, directory=directory, requested_by=requester)
+    client = await connect(Connection.from_env(info.temporal_address, info.namespace), wait_s=10)
+    serve_regions_on_dev_stack(plan)
+    handle = await start_release(client, plan)
+    who = requester or "nobody known"
+    console.print(f"\n[bold]▶ {handle.id}[/] started by {who}; building…")
+    deadline = time.monotonic() + 600
+    while not (gates := await pending_gates(client, handle.id)):
+        if time.monotonic() > deadline:
+            raise FerrymanError(f"{handle.id} never reached its gate")
+        await asyncio.sleep(0.5)
+    gate = gates[0]
+    inputs = {k: v for k, v in DEMO_INPUTS.items() if k in gate.inputs}
+    flags = "".join(f" --input {k}={v}" for k, v in inputs.items())
+    body = json.dumps({"comment": "staging looks good", "inputs": inputs})
+    url = f"{info.server_url}/api/v1/releases/{handle.id}/gates/{gate.gate}/approve"
+    tokens = info.tokens_path or "the demo tokens file"
+    console.print(
+        f"  stopped at gate [bold]{gate.gate}[/] ({gate.point}): {gate.instructions}\n"
+        f"  who may decide: {', '.join(gate.may_decide)} (not {requester}: separation of duties)\n"
+        "  approve it from the CLI:\n"
+        f"    FERRYMAN_TOKEN=<demo-approver's token in {tokens}> \\\n"
+        f"      ferryman approve {handle.id} --gate {gate.gate}{flags} "
+        "--comment 'staging looks good'\n"
+        "  or over HTTP:\n"
+        f"    curl -X POST -H 'Authorization: Bearer <token>' -H 'Content-Type: application/json' "
+        f"\\\n      -d '{body}' {url}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    token = demo_token("demo-approver", config)
+    async with httpx.AsyncClient(timeout=30) as http:
+        response = await http.post(
+            url,
+            content=body,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+    if response.status_code != 200:
+        raise FerrymanError(f"the approval was refused: {response.json().get('error')}")
+    console.print(f"  [green]approved[/] over HTTP as demo-approver: {response.json()['answer']}")
+    result, error = await follow(client, handle, console)
+    if result is None or result.status != "succeeded":
+        raise FerrymanError(f"{handle.id} did not succeed: {error or (result and result.error)}")
+    console.print(
+        f"\n[green]released[/] to {env} after the approval (`ferryman audit {handle.id}`):"
+    )
+    show_served(result.router_urls, host="checkout")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the demo; returns the process exit code."""
     args = argv if argv is not None else sys.argv[1:]
@@ -186,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         hello_demo(info, examples)
         shop_demo(info, examples)
         shop_spec = paths.home() / "demo" / "shop" / "ferryman.yaml"
+        gate_demo(info, shop_spec)
         canary_demo(info, shop_spec, lambda repo, m: _git(repo, "commit", "-q", "-am", m), console)
     except FerrymanError as exc:
         console.print(f"[bold red]error:[/] {exc}")

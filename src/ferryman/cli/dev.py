@@ -21,8 +21,17 @@ def print_stack(info: StackInfo) -> None:
     if info.ui_url:
         console.print(f"Web UI        {info.ui_url}")
     console.print(f"local agent   {info.agent_url}")
+    if info.server_url:
+        console.print(f"HTTP API      {info.server_url}  (pending gates: /api/v1/gates)")
     if info.prometheus_url:
         console.print(f"Prometheus    {info.prometheus_url}")
+    if info.config_path:
+        console.print(f"users         {info.config_path} (ferryman users list)")
+    if info.tokens_path:
+        console.print(
+            f"demo tokens   {info.tokens_path} (owner-only; this CLI acts as alice, "
+            "approve as another user with FERRYMAN_TOKEN=…)"
+        )
 
 
 @app.command()
@@ -43,11 +52,16 @@ def dev(
         False, "--prometheus", help="Also start Prometheus scraping routers and instances."
     ),
     prometheus_port: int = typer.Option(9090, help="Port of Prometheus's HTTP API and UI."),
+    server_port: int = typer.Option(7490, help="Port of ferryman's HTTP API."),
     traffic_backend: str = typer.Option(
         "builtin", "--traffic-backend", help="What routes traffic: builtin or haproxy."
     ),
 ) -> None:
-    """Start Temporal, the ferryman worker and the local platform agent."""
+    """Start Temporal, the ferryman worker, the local platform agent and the HTTP API.
+
+    On first start, creates a ferryman config with demo users (alice, bob,
+    demo-approver) and prints where their tokens are.
+    """
     if traffic_backend not in ("builtin", "haproxy"):
         console.print(f"error: --traffic-backend is builtin or haproxy, not {traffic_backend!r}")
         raise typer.Exit(2)
@@ -63,6 +77,7 @@ def dev(
             prometheus=prometheus,
             prometheus_port=prometheus_port,
             traffic_backend=traffic_backend,
+            server_port=server_port,
         )
     )
     stopped = threading.Event()

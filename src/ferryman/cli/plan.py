@@ -10,6 +10,7 @@ from ferryman import paths
 from ferryman.build.history import last_durations, load_records
 from ferryman.cli.app import app, console
 from ferryman.cli.plan_view import dag_tree, plan_json, plan_tree
+from ferryman.cli.whoami import directory
 from ferryman.plan.compile import compile_build, compile_plan
 from ferryman.spec.load import load_spec, spec_file
 
@@ -27,7 +28,8 @@ def plan(
 ) -> None:
     """Print the build DAG (levels, critical path, expected duration) and the release plan."""
     file = spec_file(file)
-    spec = load_spec(file)
+    config = directory()
+    spec = load_spec(file, config)
     durations = last_durations(load_records(paths.home() / "builds", spec.system))
     if env is None:
         build = compile_build(spec, file, durations=durations)
@@ -36,7 +38,7 @@ def plan(
         else:
             console.print(dag_tree(build))
         return
-    compiled = compile_plan(spec, file, env, version, durations=durations)
+    compiled = compile_plan(spec, file, env, version, durations=durations, directory=config)
     if as_json:
         typer.echo(plan_json(compiled))
     else:

@@ -8,7 +8,7 @@ from ferryman import dag
 from ferryman.deploy import strategies
 from ferryman.deploy.steps import Recorded, Target, describe
 from ferryman.plan.models import BuildPlan, ReleasePlan, ServicePlan
-from ferryman.plan.release import Bake, BuildStep, DeployWave, Finalize, release_steps
+from ferryman.plan.release import Bake, BuildStep, DeployWave, Finalize, Gate, release_steps
 from ferryman.platform.models import Launch, RouteTable
 
 
@@ -126,6 +126,20 @@ def plan_tree(plan: ReleasePlan) -> Tree:
             root.add(f"bake wave {step.wave + 1} for {step.seconds:g}s")
         elif isinstance(step, Finalize):
             root.add(f"[bold]finalize[/] {', '.join(step.regions)}: retire the old versions")
+        elif isinstance(step, Gate):
+            gate = step.gate
+            root.add(
+                f"[bold]gate[/] {gate.name} ({gate.point}): {gate.required} of "
+                f"{', '.join(gate.approvers_as_written)}",
+                highlight=False,
+            )
+    promotion = deploy.gate_at("promotion")
+    if promotion is not None:
+        root.add(
+            f"[bold]gate[/] {promotion.name} (every held promotion): {promotion.required} of "
+            f"{', '.join(promotion.approvers_as_written)}",
+            highlight=False,
+        )
     return root
 
 

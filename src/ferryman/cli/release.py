@@ -28,6 +28,7 @@ from ferryman.cli.release_view import (
     region_services,
     served_lines,
 )
+from ferryman.cli.whoami import current_user, directory
 from ferryman.plan.compile import compile_plan
 from ferryman.spec.load import load_spec, spec_file
 from ferryman.temporal.client.lookups import release_plan, release_result
@@ -46,9 +47,13 @@ def release(
     temporal_address: str | None = AddressOption,
     namespace: str | None = NamespaceOption,
 ) -> None:
-    """Build and deploy FILE to an environment, following progress live."""
+    """Build and deploy FILE to an environment, following progress live (exit 1 if rejected)."""
     file = spec_file(file)
-    plan = compile_plan(load_spec(file), file, env, version)
+    config = directory()
+    user = current_user(required=False) or ""
+    plan = compile_plan(
+        load_spec(file, config), file, env, version, directory=config, requested_by=user
+    )
 
     async def go() -> int:
         client = await client_for(temporal_address, namespace)
@@ -63,6 +68,8 @@ def release(
             for hint in instance_log_hints(error, paths.agent_dir() / "logs"):
                 err_console.print(hint, markup=False, highlight=False, soft_wrap=True)
             raise failed
+        if result.status == "rejected":
+            raise fail(f"{handle.id} rejected: {result.error}")
         services = await region_services(agent_url(), plan.environment)
         for line in served_lines(result, services):
             console.print(line, markup=False, highlight=False, soft_wrap=True)

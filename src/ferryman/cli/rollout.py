@@ -6,12 +6,25 @@ import getpass
 
 import typer
 
-from ferryman.cli.app import app, console
+from ferryman.cli.app import app, console, fail
 from ferryman.cli.context import AddressOption, NamespaceOption, client_for, run
+from ferryman.cli.whoami import current_user
 from ferryman.temporal.client import decisions
 from ferryman.temporal.models.region import Decision
 
-ByOption = typer.Option(None, "--by", help="Who decides (default: the current user).")
+ByOption = typer.Option(
+    None, "--by", help="Who decides, without a ferryman config (else: the authenticated user)."
+)
+
+
+def _decider(by: str | None) -> str:
+    """The authenticated user; ``--by`` only counts where there is no identity at all."""
+    user = current_user(required=False)
+    if user is None:
+        return by or getpass.getuser()
+    if by is not None and by != user:
+        raise fail(f"--by {by} does not match your identity {user} (from your token)", 3)
+    return user
 
 
 @app.command()
@@ -25,11 +38,16 @@ def promote(
     temporal_address: str | None = AddressOption,
     namespace: str | None = NamespaceOption,
 ) -> None:
-    """Promote a release waiting for promotion (or skip its remaining pauses)."""
+    """Approve the promotion gate of a release's held regions (or skip their remaining pauses).
+
+    The short form of ``ferryman approve RELEASE --gate <promotion gate>``, under the
+    same policy.
+    """
+    decider = _decider(by)
 
     async def go() -> list[str]:
         client = await client_for(temporal_address, namespace)
-        decision = Decision(by=by or getpass.getuser(), reason=reason)
+        decision = Decision(by=decider, reason=reason)
         return await decisions.promote(client, release_id, decision, region)
 
     for answer in run(go()):
@@ -45,10 +63,11 @@ def rollback(
     namespace: str | None = NamespaceOption,
 ) -> None:
     """Put back every region the release touched, the last wave first; waits until done."""
+    decider = _decider(by)
 
     async def go() -> str:
         client = await client_for(temporal_address, namespace)
-        decision = Decision(by=by or getpass.getuser(), reason=reason)
+        decision = Decision(by=decider, reason=reason)
         return await decisions.rollback(client, release_id, decision)
 
     console.print(run(go()))

@@ -1,4 +1,7 @@
-"""``DevStack``: one command brings up Temporal, the worker and the local agent.
+"""``DevStack``: one command brings up Temporal, the worker, the local agent and the HTTP API.
+
+On first start it also creates the ferryman config with demo users (see
+``ferryman.identity.config.ensure_demo_config``).
 
 The stack records what it started in ``<home>/dev.json`` so that
 ``ferryman down`` (or another shell) can find and stop it.
@@ -23,6 +26,7 @@ from ferryman.devstack.processes import (
 )
 from ferryman.devstack.prometheus import PrometheusProcess, prometheus_binary
 from ferryman.errors import DevStackError
+from ferryman.identity.config import ensure_demo_config
 from ferryman.temporal.names import SEARCH_ATTRIBUTES
 from ferryman.temporal.worker.main import READY_LINE
 
@@ -42,6 +46,7 @@ class StackConfig:
         prometheus: Also start Prometheus scraping the agent's routers and instances.
         prometheus_port: Port of Prometheus's HTTP API.
         traffic_backend: What routes regions' traffic: ``builtin`` or ``haproxy``.
+        server_port: Port of the HTTP API (``ferryman server``).
     """
 
     temporal_port: int = 7233
@@ -54,6 +59,7 @@ class StackConfig:
     prometheus: bool = False
     prometheus_port: int = 9090
     traffic_backend: str = "builtin"
+    server_port: int = 7490
 
 
 @dataclass
@@ -66,6 +72,9 @@ class StackInfo:
     ui_url: str | None
     pids: dict[str, int] = field(default_factory=dict)
     prometheus_url: str | None = None
+    server_url: str | None = None
+    config_path: str | None = None
+    tokens_path: str | None = None
 
     def alive(self) -> bool:
         """Whether every recorded process still runs."""
@@ -123,15 +132,20 @@ class DevStack:
             require_free(cfg.temporal_port, "Temporal", "--temporal-port")
             require_free(cfg.ui_port, "the Temporal Web UI", "--ui-port")
         require_free(cfg.agent_port, "the local agent", "--agent-port")
+        require_free(cfg.server_port, "the HTTP API", "--server-port")
         if cfg.prometheus:
             prometheus_binary()
             require_free(cfg.prometheus_port, "Prometheus", "--prometheus-port")
         paths.home().mkdir(parents=True, exist_ok=True)
+        identity = ensure_demo_config()
         info = StackInfo(
             temporal_address=cfg.temporal_address or f"127.0.0.1:{cfg.temporal_port}",
             namespace=cfg.namespace,
             agent_url=f"http://127.0.0.1:{cfg.agent_port}",
             ui_url=None if cfg.temporal_address else f"http://127.0.0.1:{cfg.ui_port}",
+            server_url=f"http://127.0.0.1:{cfg.server_port}",
+            config_path=str(identity.config),
+            tokens_path=str(identity.tokens) if identity.tokens.exists() else None,
         )
         try:
             if cfg.temporal_address is None:
@@ -142,6 +156,7 @@ class DevStack:
             if cfg.prometheus:
                 info.prometheus_url = f"http://127.0.0.1:{cfg.prometheus_port}"
             info.pids["worker"] = self._start_worker(info)
+            info.pids["server"] = self._start_server(info)
             if cfg.prometheus:
                 prometheus = PrometheusProcess(
                     paths.home() / "prometheus", cfg.prometheus_port, info.agent_url
@@ -211,9 +226,21 @@ class DevStack:
         wait_until(lambda: _log_has(log, READY_LINE), 60, "ferryman worker", process, log)
         return process.pid
 
+    def _start_server(self, info: StackInfo) -> int:
+        log = self.logs / "server.log"
+        argv = [
+            sys.executable, "-m", "ferryman.server",
+            "--port", str(self.config.server_port),
+            "--temporal-address", info.temporal_address,
+            "--namespace", info.namespace,
+        ]  # fmt: skip
+        process = spawn(argv, log, env={"FERRYMAN_HOME": str(paths.home())})
+        wait_until(lambda: http_ok(f"{info.server_url}/healthz"), 30, "HTTP API", process, log)
+        return process.pid
+
     @staticmethod
     def _stop_pids(pids: dict[str, int]) -> None:
-        for name in ("prometheus", "worker", "agent", "temporal"):
+        for name in ("prometheus", "server", "worker", "agent", "temporal"):
             if name in pids:
                 stop_group(pids[name])
 

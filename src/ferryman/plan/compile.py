@@ -11,6 +11,8 @@ from pathlib import Path
 from ferryman.dag import topological_order
 from ferryman.deploy.strategies import BlueGreenOptions, ReplaceOptions, StrategyOptions
 from ferryman.errors import PlanError
+from ferryman.identity.models import Directory
+from ferryman.plan.gates import compile_gates
 from ferryman.plan.matrix import Leg, expand_matrix, node_id
 from ferryman.plan.models import (
     BuildNode,
@@ -261,6 +263,8 @@ def compile_plan(
     version: str | None = None,
     platform: str | None = None,
     durations: Mapping[str, float] | None = None,
+    directory: Directory | None = None,
+    requested_by: str = "",
 ) -> ReleasePlan:
     """Turn a validated spec and a release request into a plan.
 
@@ -272,6 +276,8 @@ def compile_plan(
         platform: The platform services run on (default: this machine's); a service
             of a repo with a ``platform`` matrix runs that leg's artifact.
         durations: Node id → last measured build duration.
+        directory: The ferryman config, resolving the environment's gate approvers.
+        requested_by: Who starts the release (the authenticated user).
 
     Returns:
         The plan the release workflow interprets.
@@ -295,19 +301,22 @@ def compile_plan(
         _service_plan(name, service, artifact_node(spec, service.artifact, target), spec.analysis)
         for name, service in spec.services.items()
     )
+    deploy = DeployPlan(
+        environment=environment,
+        platform=env.platform,
+        regions=regions,
+        services=services,
+        waves=_waves(env),
+        keep_previous=rollout.keep_previous,
+        on_failure=rollout.on_failure,
+    )
+    gates = compile_gates(environment, env, directory, len(deploy.ordered_waves()))
     return ReleasePlan(
         system=spec.system,
         environment=environment,
         version=version or "",
         spec_path=str(path),
         build=compile_build(spec, path, durations=durations),
-        deploy=DeployPlan(
-            environment=environment,
-            platform=env.platform,
-            regions=regions,
-            services=services,
-            waves=_waves(env),
-            keep_previous=rollout.keep_previous,
-            on_failure=rollout.on_failure,
-        ),
+        deploy=deploy.model_copy(update={"gates": gates}),
+        requested_by=requested_by,
     )

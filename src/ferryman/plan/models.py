@@ -116,6 +116,54 @@ class WavePlan(_Plan):
     )
 
 
+class GateInputPlan(_Plan):
+    """A value approvers give with their approval, checked against a regex."""
+
+    pattern: str | None = None
+    required: bool = False
+    description: str = ""
+
+
+GatePointKind = Literal["before-environment", "before-wave", "after-wave", "promotion"]
+OnTimeout = Literal["reject", "approve", "escalate"]
+
+
+class GatePlan(_Plan):
+    """An approval gate and its policy, with every group resolved to its users.
+
+    Attributes:
+        name: The gate's name in the spec.
+        at: Where it stands; ``wave`` is 1-based for ``before-wave``/``after-wave``.
+        approvers: Users who may decide (groups expanded at plan time); empty: anyone.
+        approvers_as_written: The users and groups of the spec, for people to read.
+        required: Distinct approvals that pass the gate; one rejection closes it.
+        allow_self_approval: Whether the release's requester may approve it.
+        timeout_s: Seconds the gate waits (None: for ever); then ``on_timeout``.
+        escalate_to: Users (resolved) asked too once the first timeout passes.
+        escalate_as_written: ``escalate-to`` as the spec names it.
+    """
+
+    name: str
+    at: GatePointKind
+    wave: int | None = None
+    approvers: tuple[str, ...] = ()
+    approvers_as_written: tuple[str, ...] = ()
+    required: int = 1
+    allow_self_approval: bool = False
+    timeout_s: float | None = None
+    on_timeout: OnTimeout = "reject"
+    escalate_to: tuple[str, ...] = ()
+    escalate_as_written: tuple[str, ...] = ()
+    instructions: str = ""
+    inputs: dict[str, GateInputPlan] = Field(default_factory=dict)
+    channel: str | None = None
+
+    @property
+    def point(self) -> str:
+        """Where the gate stands, as the spec writes it (``before-wave 2``)."""
+        return self.at if self.wave is None else f"{self.at} {self.wave}"
+
+
 OnFailure = Literal["rollback", "pause"]
 """What a failure does: put back every touched region, or wait for a person to decide."""
 KeepPrevious = Literal["until-done", "bake", "none"]
@@ -135,6 +183,11 @@ class DeployPlan(_Plan):
     )
     keep_previous: KeepPrevious = "until-done"
     on_failure: OnFailure = "rollback"
+    gates: tuple[GatePlan, ...] = Field(default=(), description="Approval gates (level 4).")
+
+    def gate_at(self, at: GatePointKind, wave: int | None = None) -> GatePlan | None:
+        """The gate standing at ``at`` (and 1-based ``wave``), if any."""
+        return next((g for g in self.gates if g.at == at and g.wave == wave), None)
 
     def ordered_waves(self) -> tuple[WavePlan, ...]:
         """The waves, or one per region in declaration order when none are given."""
@@ -164,4 +217,7 @@ class ReleasePlan(_Plan):
         ge=10,
         description="Continue as new past this many history events, even if the server "
         "does not suggest it yet.",
+    )
+    requested_by: str = Field(
+        default="", description="Who started the release (authenticated by the CLI or server)."
     )

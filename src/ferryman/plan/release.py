@@ -12,6 +12,12 @@ Example::
     release_steps(plan.deploy)
     # Build → DeployWave(0, us-east) → Bake(0, 60 s) → DeployWave(1, eu-west, eu-north)
     # → Finalize(us-east, eu-west, eu-north)
+
+Approval gates (level 4) are steps too: ``before-environment`` and
+``before-wave N`` stand right before wave N is deployed (after the build, so
+approvers judge a known version); ``after-wave N`` right after wave N switched,
+before its bake. ``promotion`` gates are not release steps: each region deploy
+holds its promotion under that policy.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ferryman.plan.models import DeployPlan
+from ferryman.plan.models import DeployPlan, GatePlan
 
 
 class _Step(BaseModel):
@@ -60,7 +66,24 @@ class Finalize(_Step):
     regions: tuple[str, ...]
 
 
-ReleaseStep = Annotated[BuildStep | DeployWave | Bake | Finalize, Field(discriminator="kind")]
+class Gate(_Step):
+    """Wait for people to approve under the gate's policy (a rejection ends the release)."""
+
+    kind: Literal["gate"] = "gate"
+    gate: GatePlan
+
+
+ReleaseStep = Annotated[
+    BuildStep | DeployWave | Bake | Finalize | Gate, Field(discriminator="kind")
+]
+
+
+def _gates(deploy: DeployPlan, index: int, where: str) -> list[Gate]:
+    """The gate standing before or after the 0-based wave ``index``, as a step."""
+    gate = deploy.gate_at("before-wave" if where == "before" else "after-wave", index + 1)
+    if gate is None and where == "before" and index == 0:
+        gate = deploy.gate_at("before-environment")
+    return [Gate(gate=gate)] if gate is not None else []
 
 
 def release_steps(deploy: DeployPlan) -> list[ReleaseStep]:
@@ -69,7 +92,9 @@ def release_steps(deploy: DeployPlan) -> list[ReleaseStep]:
     steps: list[ReleaseStep] = [BuildStep()]
     for index, wave in enumerate(waves):
         finalize_now = deploy.keep_previous == "none"
+        steps.extend(_gates(deploy, index, "before"))
         steps.append(DeployWave(wave=index, regions=wave.regions, finalize_now=finalize_now))
+        steps.extend(_gates(deploy, index, "after"))
         if wave.bake_s > 0:
             steps.append(Bake(wave=index, seconds=wave.bake_s))
         if deploy.keep_previous == "bake":

@@ -37,6 +37,7 @@ from ferryman.deploy.strategies.blue_green import check_traffic_steps
 from ferryman.spec.analysis import AnalysisSpec
 from ferryman.spec.base import _Frozen, check_name
 from ferryman.spec.duration import Duration
+from ferryman.spec.gates import Gate
 from ferryman.spec.progressive import CanarySpec, ExperimentSpec
 
 
@@ -263,10 +264,13 @@ class Environment(_Frozen):
     platform: str = "local"
     regions: dict[str, Region] = Field(min_length=1)
     rollout: Rollout = Field(default_factory=Rollout)
+    gates: dict[str, Gate] = Field(
+        default_factory=dict, description="Approval gates (level 4, see ferryman.spec.gates)."
+    )
 
-    @field_validator("regions")
+    @field_validator("regions", "gates")
     @classmethod
-    def _region_names(cls, value: dict[str, Region]) -> dict[str, Region]:
+    def _region_names(cls, value: dict[str, object]) -> dict[str, object]:
         for name in value:
             check_name(name)
         return value

@@ -18,6 +18,8 @@ from typing import Any
 
 from ferryman.dag import find_cycle
 from ferryman.errors import SpecIssue
+from ferryman.identity.models import Directory
+from ferryman.spec.gate_checks import check_gate_points, gate_approvers_check
 from ferryman.spec.models import Spec
 
 KNOWN_PLATFORMS: frozenset[str] = frozenset({"local"})
@@ -339,8 +341,14 @@ CHECKS: tuple[Check, ...] = (
     check_needs_known,
     check_needs_acyclic,
     check_canary_templates,
+    check_gate_points,
 )
 """Every semantic check, run in this order by ``run_checks``."""
+
+
+def checks_for(directory: Directory | None) -> tuple[Check, ...]:
+    """``CHECKS``, plus the checks of gate approvers against ``directory`` when there is one."""
+    return CHECKS if directory is None else (*CHECKS, gate_approvers_check(directory))
 
 
 def run_checks(

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ferryman.deploy.steps import PreviewMatch, Recorded, SmokeCheck, Step, Target
-from ferryman.plan.models import ServicePlan
+from ferryman.plan.models import GatePlan, ServicePlan
 from ferryman.platform.models import InstanceRequest, RouteTable
 
 
@@ -139,6 +139,9 @@ class RegionDeployRequest(_Msg):
         previous: For ``finalize`` and ``restore``: the switch's result.
         attempt: 0 for the first switch; a resumed rollout switches a region again
             under new idempotency keys.
+        promotion_gate: For ``switch``: the policy of its held promotion (None: anyone
+            may promote).
+        requested_by: Who started the release (separation of duties).
     """
 
     release_id: str
@@ -151,6 +154,8 @@ class RegionDeployRequest(_Msg):
     finalize_now: bool = False
     previous: RegionResult | None = None
     attempt: int = Field(default=0, ge=0, description="Retries of this switch (keys differ).")
+    promotion_gate: GatePlan | None = None
+    requested_by: str = ""
 
 
 class Decision(_Msg):

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ferryman.plan.models import ReleasePlan
 from ferryman.temporal.models.build import BuildResult
+from ferryman.temporal.models.gates import GateSnapshot
 from ferryman.temporal.models.region import Decision, RegionResult, ServiceRollout
 
 
@@ -19,6 +20,7 @@ ReleasePhase = Literal[
     "pending",
     "build",
     "queued",
+    "awaiting-approval",
     "deploy",
     "bake",
     "paused",
@@ -26,6 +28,7 @@ ReleasePhase = Literal[
     "rolling-back",
     "rolled-back",
     "aborted",
+    "rejected",
     "done",
     "failed",
 ]
@@ -40,8 +43,10 @@ RegionState = Literal[
     "restored",
     "failed",
 ]
-ReleaseStatus = Literal["succeeded", "partial", "unchanged", "rolled-back", "aborted"]
-FINISHED_PHASES: frozenset[str] = frozenset({"rolled-back", "aborted", "done", "failed"})
+ReleaseStatus = Literal["succeeded", "partial", "unchanged", "rolled-back", "aborted", "rejected"]
+FINISHED_PHASES: frozenset[str] = frozenset(
+    {"rolled-back", "aborted", "rejected", "done", "failed"}
+)
 
 
 class ReleaseEvent(_Msg):
@@ -123,6 +128,7 @@ class ReleaseCarry(_Msg):
     attempts: dict[str, int] = Field(default_factory=dict)
     runs: int = Field(default=1, description="Runs of this release so far (1 + continues).")
     decisions: tuple[Decision, ...] = ()
+    gates: GateSnapshot = Field(default_factory=GateSnapshot)
 
 
 class ReleaseContinuation(_Msg):

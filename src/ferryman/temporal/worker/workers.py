@@ -18,6 +18,7 @@ from ferryman.temporal.activities.analysis import AnalysisActivities, MetricSour
 from ferryman.temporal.activities.build import BUILD_ACTIVITIES
 from ferryman.temporal.activities.deploy import DeployActivities, ProviderFactory
 from ferryman.temporal.activities.lock import LockActivities
+from ferryman.temporal.activities.notify import NotifyActivities
 from ferryman.temporal.names import TASK_QUEUE, build_task_queue, region_task_queue
 from ferryman.temporal.workflows.build import BuildWorkflow
 from ferryman.temporal.workflows.lock import ReleaseLockWorkflow
@@ -49,7 +50,7 @@ def central_workers(
     build_slots: int = 2,
     build_platforms: tuple[str, ...] = (),
 ) -> list[Worker]:
-    """The workflow worker and the build worker(s) of a central queue.
+    """The workflow worker (with the gate notifications) and the build worker(s) of a queue.
 
     Args:
         client: Connected Temporal client.
@@ -63,7 +64,7 @@ def central_workers(
             client,
             task_queue=central,
             workflows=list(WORKFLOWS),
-            activities=LockActivities(client).all(),
+            activities=[*LockActivities(client).all(), *NotifyActivities().all()],
         )
     ]
     for runs_on in ("", *build_platforms):

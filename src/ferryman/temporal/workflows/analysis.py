@@ -75,9 +75,14 @@ class RegionHost(Protocol):
     _request: RegionDeployRequest | None
     _queue: str
     _phase: RegionPhase
-    _promotion: Decision | None
 
     def _where(self) -> dict[str, str]: ...
+
+    def _promotion_pending(self) -> bool: ...
+
+    def _take_promotion(self) -> Decision | None: ...
+
+    async def _hold_promotion(self, version: str) -> None: ...
 
     def _set(self, service: str, **changes: object) -> None: ...
 
@@ -109,16 +114,15 @@ class Progressive:
     # --- holds and promotions ---------------------------------------------------------------
 
     def _take(self) -> Decision | None:
-        """The promotion waiting to be used, now used up."""
-        decision, self._host._promotion = self._host._promotion, None
-        return decision
+        """The promotion waiting to be used, now used up (a rejection raises)."""
+        return self._host._take_promotion()
 
     async def _promoted_within(self, seconds: float) -> Decision | None:
         """Wait up to ``seconds`` for a promotion; returns it (used up) or None."""
         host = self._host
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
-                lambda: host._promotion is not None, timeout=timedelta(seconds=max(seconds, 0.001))
+                host._promotion_pending, timeout=timedelta(seconds=max(seconds, 0.001))
             )
         return self._take()
 
@@ -137,7 +141,7 @@ class Progressive:
         host = self._host
         host._phase = "awaiting-promotion"
         host._set(target.service, phase="hold", step=why)
-        await workflow.wait_condition(lambda: host._promotion is not None)
+        await host._hold_promotion(target.version)
         decision = self._take()
         assert decision is not None
         host._phase = "deploying"

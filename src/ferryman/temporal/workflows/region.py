@@ -14,6 +14,12 @@ three actions:
 
 Every provider call carries a key ``<release>/<region>/<service>/<action>/<step>``,
 so a replayed or retried activity repeats no side effect.
+
+A held promotion is an approval gate (``ferryman.temporal.workflows.gates``)
+under the environment's ``promotion`` policy (without one, anyone may
+promote): the ``decide`` Update (or its short form ``promote``) passes or
+rejects it; a rejection puts the region back and fails it with a
+``GateRejected`` error the release recognises.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from ferryman.approvals.audit import AuditEvent
+    from ferryman.approvals.policy import GateDecision, describe_close
     from ferryman.deploy import strategies
     from ferryman.deploy.steps import (
         HOLDS,
@@ -48,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
         restore_steps,
         skew,
     )
+    from ferryman.plan.models import GatePlan
     from ferryman.platform.models import InstanceRequest, Launch, RouteTable, ServiceState
     from ferryman.temporal.activities.deploy import DeployActivities
     from ferryman.temporal.failures import failure_message
@@ -70,8 +79,9 @@ with workflow.unsafe.imports_passed_through():
         ZoneStatus,
         ZoneView,
     )
-    from ferryman.temporal.names import region_task_queue
+    from ferryman.temporal.names import PHASE, region_task_queue
     from ferryman.temporal.workflows.analysis import PROGRESSIVE, Progressive
+    from ferryman.temporal.workflows.gates import GateKeeper, rejected_error
     from ferryman.temporal.workflows.saga import settle
 
 ArgT = TypeVar("ArgT")
@@ -83,6 +93,8 @@ PROVIDER_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=10),
 )
 FINISHED: frozenset[RegionPhase] = frozenset({"done", "failed"})
+OPEN_PROMOTION = GatePlan(name="promotion", at="promotion", allow_self_approval=True)
+"""A held promotion no policy covers: anyone may promote."""
 
 
 def target_of(rollout: ServiceRollout, zones: tuple[str, ...]) -> Target:
@@ -115,10 +127,11 @@ class RegionDeployWorkflow:
         self._phase: RegionPhase = "pending"
         self._views: dict[str, ServiceView] = {}
         self._router_url = ""
-        self._promotion: Decision | None = None
         self._planned = False
         self._ahead: list[Step] = []
         self._progressive = Progressive(self)
+        self._gates = GateKeeper()
+        self._gate = OPEN_PROMOTION
 
     # --- humans: an Update with a validator, and a query ------------------------------------
 
@@ -141,19 +154,73 @@ class RegionDeployWorkflow:
 
     @workflow.update(name="promote")
     def promote(self, decision: Decision) -> str:
-        """Release a held promotion (and skip the remaining pauses)."""
-        self._promotion = decision
-        return f"{self._region}: promoted by {decision.by}"
+        """Approve the held promotion (and skip the remaining pauses): ``decide``'s short form."""
+        answer = self._gates.decide(self._approval(decision), early=True)
+        if self._promoted:
+            return f"{self._region}: promoted by {decision.by}"
+        return answer
 
     @promote.validator
     def _check_promote(self, decision: Decision) -> None:
+        self._check_hold()
+        self._gates.validate(self._approval(decision), early=True)
+
+    @workflow.update
+    def decide(self, decision: GateDecision) -> str:
+        """Approve or reject the promotion gate (the validator applies its policy)."""
+        return self._gates.decide(decision, early=True)
+
+    @decide.validator
+    def _check_decide(self, decision: GateDecision) -> None:
+        self._check_hold()
+        self._gates.validate(decision, early=True)
+
+    @workflow.query
+    def audit(self) -> tuple[AuditEvent, ...]:
+        """Every event of this region's promotion gate."""
+        return self._gates.audit()
+
+    def _check_hold(self) -> None:
         # Judged on the steps still ahead, not on the phase alone: a fresh worker may run
         # this validator before it applies the events that bring the deploy to its hold.
         holds = any(isinstance(step, HOLDS) for step in self._ahead)
         if self._phase in FINISHED or (self._planned and not holds):
             raise ValueError(f"{self._region} is not waiting for promotion (phase {self._phase})")
-        if self._promotion is not None:
-            raise ValueError(f"{self._region} was already promoted by {self._promotion.by}")
+        state = self._gates.state(self._gate.name)
+        if state.status == "approved":
+            raise ValueError(f"{self._region} was already promoted by {', '.join(state.approvals)}")
+
+    def _approval(self, decision: Decision) -> GateDecision:
+        return GateDecision(
+            gate=self._gate.name,
+            verdict="approve",
+            user=decision.by,
+            comment=decision.reason,
+            channel="promote",
+        )
+
+    @property
+    def _promoted(self) -> bool:
+        return self._gates.state(self._gate.name).status == "approved"
+
+    def _promotion_pending(self) -> bool:
+        """Whether the promotion gate was approved (or rejected) and not used yet."""
+        return self._gates.state(self._gate.name).closed
+
+    def _take_promotion(self) -> Decision | None:
+        """The approved promotion, used up: the next hold needs an approval of its own.
+
+        Raises:
+            ApplicationError: The promotion gate was rejected.
+        """
+        self._check_not_rejected()
+        state = self._gates.state(self._gate.name)
+        if state.status != "approved":
+            return None
+        ballots = [b for b in state.ballots if b.verdict == "approve"]
+        reason = ballots[-1].comment if ballots else ""
+        self._gates.reopen(self._gate.name)
+        return Decision(by=", ".join(state.approvals), reason=reason)
 
     @property
     def _region(self) -> str:
@@ -167,6 +234,14 @@ class RegionDeployWorkflow:
         self._request = request
         self._queue = region_task_queue(request.region, workflow.info().task_queue)
         self._phase = "deploying"
+        self._gate = request.promotion_gate or OPEN_PROMOTION
+        self._gates.setup(
+            [self._gate],
+            release_id=request.release_id,
+            requested_by=request.requested_by,
+            environment=request.environment,
+            region=request.region,
+        )
         try:
             if request.action == "switch":
                 result = await self._switch(request)
@@ -221,7 +296,10 @@ class RegionDeployWorkflow:
             await settle(self._restore_all(done, reason))
             if isinstance(exc, asyncio.CancelledError):
                 raise
-            raise ApplicationError(f"{request.region}: {reason}", non_retryable=True) from exc
+            kind = exc.type if isinstance(exc, ApplicationError) else None
+            raise ApplicationError(
+                f"{request.region}: {reason}", type=kind, non_retryable=True
+            ) from exc
         finalized = request.finalize_now
         outcomes = [
             ServiceOutcome(
@@ -336,14 +414,16 @@ class RegionDeployWorkflow:
             )
         elif isinstance(step, AwaitPromotion):
             self._phase = "awaiting-promotion"
-            await workflow.wait_condition(lambda: self._promotion is not None)
+            await self._hold_promotion(step.version)
             self._phase = "deploying"
         elif isinstance(step, Pause):
             self._phase = "paused"
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
-                    lambda: self._promotion is not None, timeout=timedelta(seconds=step.seconds)
+                    lambda: self._gates.state(self._gate.name).closed,
+                    timeout=timedelta(seconds=step.seconds),
                 )
+            self._check_not_rejected()
             self._phase = "deploying"
         elif isinstance(step, KeepWarm):
             await workflow.sleep(timedelta(seconds=step.seconds))
@@ -353,6 +433,21 @@ class RegionDeployWorkflow:
             )
         elif isinstance(step, PROGRESSIVE):
             await self._progressive.execute(target, step)
+
+    async def _hold_promotion(self, version: str) -> None:
+        """Wait at the promotion gate (phase ``awaiting-approval`` for visibility queries)."""
+        assert self._request is not None
+        workflow.upsert_search_attributes([PHASE.value_set("awaiting-approval")])
+        try:
+            await self._gates.hold(self._gate.name, lambda: False, version)
+        finally:
+            workflow.upsert_search_attributes([PHASE.value_set(self._request.action)])
+        self._check_not_rejected()
+
+    def _check_not_rejected(self) -> None:
+        state = self._gates.state(self._gate.name)
+        if state.closed and state.status != "approved":
+            raise rejected_error(f"gate {self._gate.name} {describe_close(state)}")
 
     # --- activities -----------------------------------------------------------------------------
 

@@ -19,6 +19,11 @@ the rollout waits for ``resume`` (switch the failed regions again and go on),
 can ``pause`` a rollout between steps too. Every one of these is an Update
 with a validator. Long waits continue as new with the compensation, the log
 and the lock carried over.
+
+Approval gates (``ferryman.temporal.workflows.gates``) are steps too: the
+release waits in phase ``awaiting-approval`` and takes ``decide`` Updates; a
+rejected gate (or a region's rejected promotion gate) restores what was
+deployed before it and ends the release ``rejected``.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import (
     ActivityError,
     ApplicationError,
@@ -37,13 +43,17 @@ from temporalio.exceptions import (
 )
 
 with workflow.unsafe.imports_passed_through():
+    from ferryman.approvals.audit import AuditEvent
+    from ferryman.approvals.policy import GateDecision, describe_close
+    from ferryman.approvals.views import GateView
     from ferryman.build.report import failure_summary
-    from ferryman.plan.models import ReleasePlan
+    from ferryman.plan.models import GatePlan, ReleasePlan
     from ferryman.plan.release import (
         Bake,
         BuildStep,
         DeployWave,
         Finalize,
+        Gate,
         ReleaseStep,
         compensation,
         release_steps,
@@ -83,6 +93,7 @@ with workflow.unsafe.imports_passed_through():
         region_deploy_id,
     )
     from ferryman.temporal.workflows.build import BuildWorkflow
+    from ferryman.temporal.workflows.gates import GateKeeper, rejection_of
     from ferryman.temporal.workflows.region import RegionDeployWorkflow
     from ferryman.temporal.workflows.saga import settle, was_cancelled
 
@@ -96,6 +107,10 @@ class RollbackRequested(Exception):
 
 class AbortRequested(Exception):
     """Raised inside the workflow when an ``abort`` Update stops the release."""
+
+
+class GateRejected(Exception):
+    """Raised inside the workflow when a gate is rejected (or its timeout rejects it)."""
 
 
 @workflow.defn(name="ferryman.Release")
@@ -132,6 +147,7 @@ class ReleaseWorkflow:
         self._resume: Decision | None = None
         self._rollback: Decision | None = None
         self._abort: Decision | None = None
+        self._gates = GateKeeper()
 
     # --- humans: Updates with validators, signals from the lock, a query -------------------
 
@@ -237,6 +253,25 @@ class ReleaseWorkflow:
         """Another release holds the lock and this one asked not to wait."""
         self._lock_refused = holder
 
+    @workflow.update
+    def decide(self, decision: GateDecision) -> str:
+        """Approve or reject a gate of this release (the validator applies its policy)."""
+        return self._gates.decide(decision)
+
+    @decide.validator
+    def _check_decide(self, decision: GateDecision) -> None:
+        self._gates.validate(decision)
+
+    @workflow.query
+    def audit(self) -> tuple[AuditEvent, ...]:
+        """Every event of this release's gates (promotion gates: ask the region deploys)."""
+        return self._gates.audit()
+
+    @workflow.query
+    def gates(self) -> tuple[GateView, ...]:
+        """This release's gates and where each stands."""
+        return self._gates.views(only_open=False)
+
     # --- the run --------------------------------------------------------------------------------
 
     @workflow.run
@@ -259,6 +294,12 @@ class ReleaseWorkflow:
         self._plan = plan
         self._regions = {region.name: "pending" for region in plan.deploy.regions}
         self._nodes = {node.id: "pending" for node in plan.build.nodes}
+        self._gates.setup(
+            [gate for gate in plan.deploy.gates if gate.at != "promotion"],
+            release_id=self._id,
+            requested_by=plan.requested_by,
+            environment=plan.environment,
+        )
         if carry is not None:
             self._restore_carry(carry)
         else:
@@ -292,8 +333,13 @@ class ReleaseWorkflow:
             await self._finalize(plan, tuple(self._results))
             self._set_phase("aborted")
             return await self._finish("aborted")
+        except GateRejected as exc:
+            return await self._rejected(str(exc))
         except (*FAILURES, asyncio.CancelledError) as exc:
             cancelled = isinstance(exc, asyncio.CancelledError)
+            rejection = None if cancelled else rejection_of(exc)
+            if rejection is not None:
+                return await self._rejected(rejection)
             reason = "cancelled" if cancelled else failure_message(exc)
             self._error = reason
             self._log(f"release failed: {reason}")
@@ -326,6 +372,29 @@ class ReleaseWorkflow:
             await self._bake(step)
         elif isinstance(step, Finalize):
             await self._finalize(plan, step.regions)
+        elif isinstance(step, Gate):
+            await self._gate(step.gate)
+
+    async def _gate(self, gate: GatePlan) -> None:
+        self._set_phase("awaiting-approval")
+        self._log(f"gate {gate.name} ({gate.point}) waits for {gate.required} approval(s)")
+        status = await self._gates.hold(
+            gate.name, lambda: self._rollback is not None, self._version
+        )
+        outcome = describe_close(self._gates.state(gate.name))
+        if status == "cancelled":
+            raise RollbackRequested
+        if status != "approved":
+            raise GateRejected(f"gate {gate.name} {outcome}")
+        self._log(f"gate {gate.name} passed: {outcome}")
+        self._memo()
+
+    async def _rejected(self, reason: str) -> ReleaseResult:
+        self._error = reason
+        self._log(f"release rejected: {reason}")
+        await self._undo()
+        self._set_phase("rejected")
+        return await self._finish("rejected")
 
     async def _checkpoint(self, plan: ReleasePlan) -> None:
         """Between steps: honour rollback, abort and pause; continue as new when it is time."""
@@ -441,6 +510,7 @@ class ReleaseWorkflow:
             attempts=self._attempts,
             runs=self._runs + 1,
             decisions=tuple(self._decisions),
+            gates=self._gates.snapshot(),
         )
         workflow.continue_as_new(ReleaseContinuation(plan=plan, carry=carry))
 
@@ -462,6 +532,7 @@ class ReleaseWorkflow:
         self._attempts = dict(carry.attempts)
         self._runs = carry.runs
         self._decisions = list(carry.decisions)
+        self._gates.load(carry.gates)
 
     # --- the environment's lock -----------------------------------------------------------------
 
@@ -564,13 +635,21 @@ class ReleaseWorkflow:
             region=region,
             zones=zones,
             action=action,
+            promotion_gate=plan.deploy.gate_at("promotion"),
+            requested_by=plan.requested_by,
             **fields,
         )
+        attributes = [
+            SearchAttributePair(SYSTEM, plan.system),
+            SearchAttributePair(ENV, plan.environment),
+            SearchAttributePair(PHASE, action),
+        ]
         return workflow.execute_child_workflow(
             RegionDeployWorkflow.run,
             request,
             id=region_deploy_id(self._id, region, action),
             static_summary=f"{action} {region}",
+            search_attributes=TypedSearchAttributes(attributes),
         )
 
     async def _deploy_wave(
