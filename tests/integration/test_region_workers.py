@@ -39,7 +39,8 @@ REGIONS = ("north-1", "south-1")
 
 def two_regions(plan: ReleasePlan) -> ReleasePlan:
     regions = tuple(RegionPlan(name=name, zones=("a",)) for name in REGIONS)
-    return plan.model_copy(update={"deploy": plan.deploy.model_copy(update={"regions": regions})})
+    deploy = plan.deploy.model_copy(update={"regions": regions, "waves": ()})
+    return plan.model_copy(update={"deploy": deploy})
 
 
 @pytest.fixture

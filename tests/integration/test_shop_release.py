@@ -92,7 +92,7 @@ async def test_staging_and_prod_share_a_region_name_but_nothing_else(
     prod_plan = plan_on(spec, "prod", "p1")
     eu_west = tuple(r for r in prod_plan.deploy.regions if r.name == "eu-west")
     prod_plan = prod_plan.model_copy(
-        update={"deploy": prod_plan.deploy.model_copy(update={"regions": eu_west})}
+        update={"deploy": prod_plan.deploy.model_copy(update={"regions": eu_west, "waves": ()})}
     )
     mark = max((e.seq for e in await LocalProvider(agent.url).events()), default=0)
     prod = await release(dev_client, agent.url, prod_plan)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ferryman.deploy.strategies import ReplaceOptions, StrategyOptions
 
@@ -188,6 +188,14 @@ class DeployPlan(_Plan):
     def gate_at(self, at: GatePointKind, wave: int | None = None) -> GatePlan | None:
         """The gate standing at ``at`` (and 1-based ``wave``), if any."""
         return next((g for g in self.gates if g.at == at and g.wave == wave), None)
+
+    @model_validator(mode="after")
+    def _waves_name_regions(self) -> DeployPlan:
+        known = {region.name for region in self.regions}
+        unknown = sorted({r for wave in self.waves for r in wave.regions} - known)
+        if unknown:
+            raise ValueError(f"waves name regions the plan does not have: {', '.join(unknown)}")
+        return self
 
     def ordered_waves(self) -> tuple[WavePlan, ...]:
         """The waves, or one per region in declaration order when none are given."""
