@@ -11,6 +11,7 @@ import asyncio
 import pytest
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 
+from ferryman.plan.models import GatePlan
 from ferryman.platform.models import RouteTable
 from ferryman.temporal.models.region import Decision
 from ferryman.temporal.workflows.release import ReleaseWorkflow
@@ -76,3 +77,18 @@ async def test_abort_and_pause_are_refused_while_a_failure_rolls_back(
         await handle.result()
     assert "restored eu-2, eu-1" in str(failure.value.cause)
     assert saga.restored_order() == ["eu-2", "eu-1"]
+
+
+async def test_abort_at_a_gate_stops_there_and_keeps_what_switched(saga: Saga) -> None:
+    gate = GatePlan(name="go-on", at="before-wave", wave=2)
+    handle = await saga.start(saga.plan("v2", gates=(gate,)))
+    await wait_for(handle, "awaiting-approval")
+    answer = await asyncio.wait_for(
+        handle.execute_update(ReleaseWorkflow.abort, Decision(by="sam", reason="fix forward")),
+        timeout=30,
+    )
+    assert "aborted (asked by sam)" in answer
+    assert (await handle.result()).status == "aborted"
+    assert saga.serving("eu-1") == {"v2": 100} and saga.running("eu-1") == {"v2"}
+    for region in ("eu-2", "eu-3"):
+        assert saga.serving(region) == {"v1": 100} and saga.running(region) == {"v1"}
