@@ -19,6 +19,7 @@ from ferryman.cli.context import (
 )
 from ferryman.cli.live import follow, poll, render_progress
 from ferryman.cli.release_view import (
+    PlatformRow,
     agent_url,
     differences,
     instance_log_hints,
@@ -44,6 +45,11 @@ def release(
     env: str = typer.Option(..., "--env", "-e", help="Environment to release to."),
     version: str | None = typer.Option(None, "--version", help="Version label to deploy."),
     detach: bool = typer.Option(False, "--detach", "-d", help="Start and return at once."),
+    no_queue: bool = typer.Option(
+        False,
+        "--no-queue",
+        help="Fail at once if another release of the system to ENV runs, instead of waiting.",
+    ),
     temporal_address: str | None = AddressOption,
     namespace: str | None = NamespaceOption,
 ) -> None:
@@ -54,6 +60,8 @@ def release(
     plan = compile_plan(
         load_spec(file, config), file, env, version, directory=config, requested_by=user
     )
+    if no_queue:
+        plan = plan.model_copy(update={"queue": False})
 
     async def go() -> int:
         client = await client_for(temporal_address, namespace)
@@ -111,28 +119,40 @@ def status(
         if progress is None:
             console.print(f"{release_id} has not recorded any progress yet")
             return
-        console.print(render_progress(progress, regions, events=50))
-        await show_platform(client, release_id, regions, agent_url(agent))
+        rows = await platform_now(client, release_id, regions, agent_url(agent))
+        console.print(render_progress(progress, regions, events=50, platform=rows or ()))
+        show_platform(rows)
 
     run(go())
 
 
-async def show_platform(
+async def platform_now(
     client: Client, release_id: str, regions: list[RegionProgress], url: str | None
-) -> None:
-    """What the platform serves now for the release's regions and services, beside its record."""
+) -> list[PlatformRow] | None:
+    """What the platform serves now for the release's regions and services, beside its record.
+
+    None when the platform is not the local one; ``[]`` when no agent is known.
+    """
     plan = await release_plan(client, release_id)
     if plan is None or plan.deploy.platform != "local":
-        return
+        return None
     if url is None:
+        return []
+    recorded = recorded_weights(await release_result(client, release_id), regions)
+    places = [(r.name, s.name) for r in plan.deploy.regions for s in plan.deploy.services]
+    return await platform_rows(url, plan.environment, places, recorded)
+
+
+def show_platform(rows: list[PlatformRow] | None) -> None:
+    """Print the platform's rows and their differences from the record (or why there are none)."""
+    if rows is None:
+        return
+    if not rows:
         console.print(
             "[dim]what the platform serves now is unknown: no dev stack is running here; "
             "pass --agent-url[/]"
         )
         return
-    recorded = recorded_weights(await release_result(client, release_id), regions)
-    places = [(r.name, s.name) for r in plan.deploy.regions for s in plan.deploy.services]
-    rows = await platform_rows(url, plan.environment, places, recorded)
     console.print(platform_table(rows))
     for line in differences(rows):
         console.print(f"[bold red]≠[/] {line}", highlight=False)

@@ -205,7 +205,7 @@ class ReleaseWorkflow:
         self._check_running("pause")
         if self._paused is not None or self._pause_request is not None:
             raise ValueError(f"{self._id} is already paused")
-        if self._rollback is not None or self._committed:
+        if self._rollback is not None or self._committed or self._phase == "rolling-back":
             raise ValueError(f"{self._id} is past pausing (phase {self._phase})")
 
     @workflow.update
@@ -233,6 +233,8 @@ class ReleaseWorkflow:
     def _check_abort(self, decision: Decision) -> None:
         self._check_running("abort")
         if self._rollback is not None or self._abort is not None or self._committed:
+            raise ValueError(f"{self._id} is past aborting (phase {self._phase})")
+        if self._phase == "rolling-back":
             raise ValueError(f"{self._id} is past aborting (phase {self._phase})")
 
     def _check_running(self, action: str) -> None:
@@ -366,7 +368,9 @@ class ReleaseWorkflow:
             self._build = await self._interruptible(self._build_all(plan))
             self._rollouts = self._service_rollouts(plan, self._build)
         elif isinstance(step, DeployWave):
-            await self._take_lock(plan)
+            if not self._lock_held:
+                await self._take_lock(plan)
+                await self._checkpoint(plan)  # what people asked while it waited in the queue
             await self._deploy_wave(plan, step, step.regions)
         elif isinstance(step, Bake):
             await self._bake(step)
@@ -379,11 +383,13 @@ class ReleaseWorkflow:
         self._set_phase("awaiting-approval")
         self._log(f"gate {gate.name} ({gate.point}) waits for {gate.required} approval(s)")
         status = await self._gates.hold(
-            gate.name, lambda: self._rollback is not None, self._version
+            gate.name,
+            lambda: self._rollback is not None or self._abort is not None,
+            self._version,
         )
         outcome = describe_close(self._gates.state(gate.name))
         if status == "cancelled":
-            raise RollbackRequested
+            raise RollbackRequested if self._rollback is not None else AbortRequested
         if status != "approved":
             raise GateRejected(f"gate {gate.name} {outcome}")
         self._log(f"gate {gate.name} passed: {outcome}")
@@ -557,9 +563,16 @@ class ReleaseWorkflow:
         )
         self._memo()
         await workflow.wait_condition(
-            lambda: self._lock_held or self._lock_refused is not None or self._rollback is not None
+            lambda: (
+                self._lock_held
+                or self._lock_refused is not None
+                or self._rollback is not None
+                or self._abort is not None
+            )
         )
         self._waiting_for = ""
+        if self._abort is not None and not self._lock_held:
+            raise AbortRequested
         if self._lock_refused is not None:
             raise ApplicationError(
                 f"{plan.environment} is busy with {self._lock_refused}; not queued (--no-queue)",
