@@ -294,7 +294,8 @@ def compile_plan(
     env = spec.environments[environment]
     target = platform or local_platform()
     regions = tuple(
-        RegionPlan(name=name, zones=region.zones) for name, region in env.regions.items()
+        RegionPlan(name=name, zones=region.zones, data_plane=region.data_plane)
+        for name, region in env.regions.items()
     )
     rollout = env.rollout
     services = tuple(

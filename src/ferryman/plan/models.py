@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ferryman.deploy.strategies import ReplaceOptions, StrategyOptions
+from ferryman.platform.models import DataPlane
 
 
 class _Plan(BaseModel):
@@ -100,10 +101,11 @@ class ServicePlan(_Plan):
 
 
 class RegionPlan(_Plan):
-    """A region and its zones, in deploy order."""
+    """A region and its zones, in deploy order, and the shape of its data plane."""
 
     name: str
     zones: tuple[str, ...]
+    data_plane: DataPlane = "regional"
 
 
 class WavePlan(_Plan):

@@ -8,7 +8,12 @@ takes and returns them.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
+
+DataPlane = Literal["regional", "zonal"]
+"""``regional``: one router for every zone of a region; ``zonal``: one router per zone."""
 
 
 class _Model(BaseModel):
@@ -135,4 +140,8 @@ class ServiceState(_Model):
     router_url: str | None = None
     launches: dict[str, Launch] = Field(
         default_factory=dict, description="Version → how its running instances were started."
+    )
+    data_plane: DataPlane = "regional"
+    zone_generations: dict[str, int] = Field(
+        default_factory=dict, description="Zonal data plane: the generation each zone serves."
     )

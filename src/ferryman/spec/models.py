@@ -220,6 +220,12 @@ class Region(_Frozen):
 
     zones: tuple[str, ...] = Field(min_length=1)
     tags: tuple[str, ...] = Field(default=(), description="e.g. [eu, gdpr]")
+    data_plane: Literal["regional", "zonal"] = Field(
+        default="regional",
+        alias="data-plane",
+        description="regional: one router for every zone, one atomic swap; zonal: a router"
+        " per zone, switched together by a two-phase commit (docs/levels/3-5-bluegreen-zones.md).",
+    )
 
     @field_validator("zones")
     @classmethod

@@ -28,15 +28,21 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from ferryman import paths
-from ferryman.providers.local.core import AgentCore, AgentError, AgentStartError, BadRequest
+from ferryman.providers.local.agent_errors import AgentError, AgentStartError, BadRequest
+from ferryman.providers.local.core import AgentCore, check_names
 from ferryman.providers.local.state import DEFAULT_ENVIRONMENT
 from ferryman.providers.local.wire import (
+    AbortBody,
     AgentHealth,
+    CommitBody,
     EjectBody,
     PrepareBody,
+    RequestLogResult,
     RetireBody,
     RoutesBody,
+    StageBody,
 )
+from ferryman.providers.local.zonal import DEFAULT_COMMIT_LEAD_MS
 
 log = logging.getLogger("ferryman.agent")
 
@@ -119,6 +125,63 @@ async def _routes(request: web.Request) -> web.Response:
     return _json(result)
 
 
+async def _stage(request: web.Request) -> web.Response:
+    body = StageBody.model_validate(await _body(request))
+    core = request.app[_CORE]
+    environment, region = _environment(request), request.match_info["region"]
+    check_names(environment=environment, region=region)
+    result = await core.zonal.stage(environment, body.key, region, body.zones, body.routes)
+    return _json(result)
+
+
+async def _commit(request: web.Request) -> web.Response:
+    body = CommitBody.model_validate(await _body(request))
+    core = request.app[_CORE]
+    environment, region = _environment(request), request.match_info["region"]
+    check_names(environment=environment, region=region)
+    result = await core.zonal.commit(environment, body.key, region, body.generation, body.lead_ms)
+    return _json(result)
+
+
+async def _abort(request: web.Request) -> web.Response:
+    body = AbortBody.model_validate(await _body(request))
+    core = request.app[_CORE]
+    environment, region = _environment(request), request.match_info["region"]
+    check_names(environment=environment, region=region)
+    return _json(await core.zonal.abort(environment, body.key, region, body.generation))
+
+
+async def _zone_routes(request: web.Request) -> web.Response:
+    body = RoutesBody.model_validate(await _body(request))
+    m = request.match_info
+    environment = _environment(request)
+    check_names(environment=environment, region=m["region"], zone=m["zone"])
+    if body.routes.service != m["service"]:
+        raise BadRequest(
+            f"route table is for {body.routes.service!r}, the URL names {m['service']!r}"
+        )
+    core = request.app[_CORE]
+    result = await core.zonal.set_zone(environment, body.key, m["region"], m["zone"], body.routes)
+    return _json(result)
+
+
+async def _zonal(request: web.Request) -> web.Response:
+    environment, region = _environment(request), request.match_info["region"]
+    check_names(environment=environment, region=region)
+    return _json(await request.app[_CORE].zonal.state(environment, region))
+
+
+async def _request_log(request: web.Request) -> web.Response:
+    raw = request.query.get("since", "0")
+    try:
+        since = float(raw)
+    except ValueError:
+        raise BadRequest(f"since must be a timestamp (seconds), got {raw!r}") from None
+    core = request.app[_CORE]
+    entries = await core.request_log(_environment(request), request.match_info["region"], since)
+    return _json(RequestLogResult(entries=entries))
+
+
 async def _state(request: web.Request) -> web.Response:
     m = request.match_info
     return _json(request.app[_CORE].state(_environment(request), m["region"], m["service"]))
@@ -185,6 +248,12 @@ _SCOPED: tuple[tuple[str, str, _Handler], ...] = (
     ("POST", "/retire", _retire),
     ("GET", "/instances", _instances),
     ("GET", "/routers", _routers),
+    ("POST", "/switch/{region}/stage", _stage),
+    ("POST", "/switch/{region}/commit", _commit),
+    ("POST", "/switch/{region}/abort", _abort),
+    ("PUT", "/routes/{region}/{service}/zones/{zone}", _zone_routes),
+    ("GET", "/zonal/{region}", _zonal),
+    ("GET", "/request-log/{region}", _request_log),
 )
 """Calls that act within one environment: ``/v1/env/{environment}/…``.
 
@@ -227,6 +296,7 @@ async def serve(args: argparse.Namespace) -> None:
         args.router_base_port,
         traffic=args.traffic_backend,
         haproxy={"binary": args.haproxy_binary} if args.haproxy_binary else None,
+        commit_lead_ms=args.commit_lead_ms,
     )
     runner = web.AppRunner(build_app(core), access_log=None)
     try:
@@ -279,6 +349,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--haproxy-binary", default=None, help="the haproxy executable (default: haproxy on PATH)"
+    )
+    parser.add_argument(
+        "--commit-lead-ms",
+        type=float,
+        default=DEFAULT_COMMIT_LEAD_MS,
+        help="zonal switches: zone routers activate a commit this far ahead on their shared"
+        " clock (0: each on receipt of the commit)",
     )
     return parser
 

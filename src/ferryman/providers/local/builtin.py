@@ -21,6 +21,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ferryman.platform.models import RouteTable
 from ferryman.providers.local import control, processes
@@ -82,7 +83,7 @@ class BuiltinTraffic:
         """Adopt live routers, restart dead ones on their ports."""
         by_where = {r.where: r for r in routings}
         for where, (port, pid) in routers.items():
-            routing = by_where.get(where, Routing(*where))
+            routing = by_where.get(where, Routing.at(where))
             router = _Router(where, control.identity(self._dir, where), port, pid)
             self._routers[where] = router
             if router.alive():
@@ -99,7 +100,7 @@ class BuiltinTraffic:
     async def open(self, where: Where, port: int) -> int:
         """Start the router of a new (environment, region)."""
         router = _Router(where, control.identity(self._dir, where), port)
-        await self._spawn(router, Routing(*where), "router.started")
+        await self._spawn(router, Routing.at(where), "router.started")
         self._routers[where] = router
         return router.port
 
@@ -115,6 +116,19 @@ class BuiltinTraffic:
                 if router.alive():
                     raise
                 await self._spawn(router, routing, "router.restarted")
+
+    async def call(
+        self, where: Where, message: dict[str, Any], seconds: float = 5.0
+    ) -> dict[str, Any]:
+        """Send one message to a router's control channel (two-phase ops, the request log).
+
+        Raises:
+            TrafficError: There is no such router, or it refused or did not answer.
+        """
+        router = self._routers.get(where)
+        if router is None:
+            raise TrafficError(f"no router for {where[0]}/{where[1]}")
+        return await control.call(router.socket, message, seconds)
 
     def urls(self) -> dict[Where, str]:
         """Each router's URL."""
@@ -141,7 +155,7 @@ class BuiltinTraffic:
                 self._event("router.exited", router)
                 try:
                     await self._spawn(
-                        router, routing.get(where, Routing(*where)), "router.restarted"
+                        router, routing.get(where, Routing.at(where)), "router.restarted"
                     )
                 except TrafficError as error:
                     log.warning("router of %s/%s: %s", *where, error)

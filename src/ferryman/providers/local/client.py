@@ -6,7 +6,13 @@ other's instances, routes or routers, even in regions of the same name.
 
 Each call opens its own short-lived connection, so a provider object can be
 shared freely between activities and event loops. Failures are not retried
-here: Temporal retries the activity.
+here: Temporal retries the activity. A 503 answer (a zonal commit some zone
+missed) raises :class:`~ferryman.errors.AgentUnavailable`, as an unreachable
+agent does, so the activity is retried; any other error answer raises
+:class:`~ferryman.errors.ProviderError`.
+
+Besides the ``Provider`` Protocol it implements ``ZonalTraffic`` (the
+two-phase switch of a zonal region) and reads routers' request logs.
 """
 
 from __future__ import annotations
@@ -31,16 +37,25 @@ from ferryman.platform.models import (
 )
 from ferryman.providers.local.unpack import unpack_once
 from ferryman.providers.local.wire import (
+    AbortBody,
+    AbortResult,
     AgentEvent,
     AgentHealth,
+    CommitBody,
+    CommitResult,
     EventsResult,
     InstancesResult,
     PrepareBody,
     PrepareResult,
+    RequestEntry,
+    RequestLogResult,
     RetireBody,
     RetireResult,
     RoutesBody,
     RoutesResult,
+    StageBody,
+    StageResult,
+    ZonalState,
 )
 
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -57,12 +72,21 @@ class LocalProvider:
         base_url: The agent's address, e.g. ``http://127.0.0.1:7300``.
         environment: The environment every call acts in.
         timeout: Seconds to wait for any one answer.
+        commit_lead_ms: Zonal commits activate this far ahead on the routers' shared
+            clock (0: on receipt; None: the agent's default).
     """
 
-    def __init__(self, base_url: str, environment: str = "default", timeout: float = 30) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        environment: str = "default",
+        timeout: float = 30,
+        commit_lead_ms: float | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.environment = environment
         self.timeout = timeout
+        self.commit_lead_ms = commit_lead_ms
         self._scope = "/v1/env/" + _path(environment)
 
     def __repr__(self) -> str:
@@ -109,6 +133,55 @@ class LocalProvider:
         """Stop every instance of a version in a zone; returns how many were stopped."""
         body = RetireBody(key=key, region=region, zone=zone, service=service, version=version)
         return (await self._call("POST", self._scope + "/retire", RetireResult, body)).stopped
+
+    # --- zonal data planes (ZonalTraffic) ----------------------------------------------------
+
+    async def stage_traffic(
+        self, key: str, region: str, zones: tuple[str, ...], routes: RouteTable
+    ) -> int:
+        """Phase 1: stage a service's table in every zone router; returns the staged generation.
+
+        The region becomes zonal (a router per zone, a front) if it was not. A zone that
+        refuses aborts the switch everywhere (``ProviderError`` naming it); nothing changes.
+        """
+        path = f"{self._scope}/switch/" + _path(region) + "/stage"
+        body = StageBody(key=key, zones=zones, routes=routes)
+        return (await self._call("POST", path, StageResult, body)).generation
+
+    async def commit_traffic(self, key: str, region: str, generation: int) -> int:
+        """Phase 2: every zone router serves the staged generation; returns it.
+
+        A zone that missed the commit raises ``AgentUnavailable``: repeat the call.
+        """
+        return (await self.commit(key, region, generation)).generation
+
+    async def commit(self, key: str, region: str, generation: int) -> CommitResult:
+        """:meth:`commit_traffic` with when each zone activated it."""
+        path = f"{self._scope}/switch/" + _path(region) + "/commit"
+        body = CommitBody(key=key, generation=generation, lead_ms=self.commit_lead_ms)
+        return await self._call("POST", path, CommitResult, body)
+
+    async def abort_traffic(self, key: str, region: str, generation: int) -> bool:
+        """Drop a staged, undecided generation everywhere; whether one was dropped."""
+        path = f"{self._scope}/switch/" + _path(region) + "/abort"
+        body = AbortBody(key=key, generation=generation)
+        return (await self._call("POST", path, AbortResult, body)).aborted
+
+    async def set_zone_traffic(self, key: str, region: str, zone: str, routes: RouteTable) -> int:
+        """Replace one zone router's table at once, no other zone's (a per-zone update)."""
+        path = f"{self._scope}/routes/" + _path(region, routes.service, "zones", zone)
+        body = RoutesBody(key=key, routes=routes)
+        return (await self._call("PUT", path, RoutesResult, body)).generation
+
+    async def zonal_state(self, region: str) -> ZonalState:
+        """A zonal region's zone routers as they answer now, and its latest switch."""
+        return await self._call("GET", f"{self._scope}/zonal/" + _path(region), ZonalState)
+
+    async def request_log(self, region: str, since: float = 0.0) -> list[RequestEntry]:
+        """Requests the region's routers received after ``since`` (wall clock), oldest first."""
+        path = f"{self._scope}/request-log/" + _path(region)
+        params = {"since": repr(since)}
+        return (await self._call("GET", path, RequestLogResult, params=params)).entries
 
     async def ping(self) -> int:
         """The agent's pid, proving it answers."""
@@ -182,7 +255,8 @@ class LocalProvider:
             payload = None
         if response.is_error:
             message = payload.get("error") if isinstance(payload, dict) else None
-            raise ProviderError(
-                message or f"local agent at {self.base_url} answered {response.status_code}"
-            )
+            text = message or f"local agent at {self.base_url} answered {response.status_code}"
+            if response.status_code == 503:
+                raise AgentUnavailable(text)
+            raise ProviderError(text)
         return payload

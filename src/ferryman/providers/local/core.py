@@ -7,6 +7,9 @@ region of the same name never touch each other's.
 Mutating calls run one at a time under a lock and are idempotent by key
 (within an environment): the first answer to a key is stored and returned
 again for every repeat. A key reused for a different request is refused.
+
+Zonal regions (a router per zone, a front, two-phase switches) are
+:mod:`ferryman.providers.local.zonal`'s; the core asks it for their routings.
 """
 
 from __future__ import annotations
@@ -37,54 +40,41 @@ from ferryman.platform.models import (
 )
 from ferryman.platform.routes import RouteError, check_table
 from ferryman.providers.local import processes, relabel
+from ferryman.providers.local.agent_errors import (
+    AgentError,
+    AgentStartError,
+    BadRequest,
+    Conflict,
+    NotFound,
+)
 from ferryman.providers.local.builtin import BuiltinTraffic
 from ferryman.providers.local.instances import InstanceManager
 from ferryman.providers.local.records import InstanceRecord
 from ferryman.providers.local.records import Launch as LaunchRecord
 from ferryman.providers.local.state import AgentStore
-from ferryman.providers.local.traffic import Backend, Routing, TrafficBackend, TrafficError
+from ferryman.providers.local.traffic import (
+    ZONE_MARK,
+    Backend,
+    Routing,
+    TrafficBackend,
+    TrafficError,
+)
 from ferryman.providers.local.wire import (
     EventsResult,
     InstancesResult,
     PrepareResult,
+    RequestEntry,
     RetireBody,
     RetireResult,
     RoutesResult,
 )
+from ferryman.providers.local.zonal import DEFAULT_COMMIT_LEAD_MS, ZonalPlane
 
 log = logging.getLogger("ferryman.agent")
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 _MAX_REPLICAS = 64
 _Result = TypeVar("_Result", bound=BaseModel)
-
-
-class AgentError(Exception):
-    """A request the agent cannot honour; ``status`` is the HTTP status it answers."""
-
-    status = 500
-
-
-class BadRequest(AgentError):
-    """The request is malformed or asks for something impossible."""
-
-    status = 400
-
-
-class NotFound(AgentError):
-    """The request names something that does not exist."""
-
-    status = 404
-
-
-class Conflict(AgentError):
-    """The request contradicts the agent's state."""
-
-    status = 409
-
-
-class AgentStartError(Exception):
-    """The agent cannot start (state dir locked, router port taken…)."""
 
 
 Where = tuple[str, str]
@@ -100,6 +90,11 @@ def check_names(**names: str) -> None:
                 f"{what} {value!r} must be 1-63 letters, digits, '.', '_' or '-',"
                 " starting with a letter or digit"
             )
+
+
+def _zone_router(target: dict[str, object]) -> bool:
+    labels = target.get("labels")
+    return isinstance(labels, dict) and ZONE_MARK in str(labels.get("region", ""))
 
 
 def _fingerprint(payload: Any) -> str:
@@ -127,6 +122,7 @@ class AgentCore:
         interval: Seconds between supervision passes.
         traffic: The traffic backend: ``builtin`` or ``haproxy``.
         haproxy: Options of the ``haproxy`` backend (binary, an existing instance…).
+        commit_lead_ms: Default lead of a zonal commit's agreed instant (0: at once).
     """
 
     def __init__(
@@ -138,6 +134,7 @@ class AgentCore:
         interval: float = 1.0,
         traffic: str = "builtin",
         haproxy: Mapping[str, str] | None = None,
+        commit_lead_ms: float = DEFAULT_COMMIT_LEAD_MS,
     ) -> None:
         if traffic not in TRAFFIC_BACKENDS:
             raise AgentStartError(
@@ -158,6 +155,7 @@ class AgentCore:
         self._dirty: set[Where] = set()
         self._wake = asyncio.Event()
         self._pusher: asyncio.Task[None] | None = None
+        self.zonal = ZonalPlane(self, commit_lead_ms)
 
     @property
     def store(self) -> AgentStore:
@@ -170,6 +168,11 @@ class AgentCore:
         """The instance manager."""
         assert self._manager is not None, "start() creates the manager"
         return self._manager
+
+    @property
+    def lock(self) -> asyncio.Lock:
+        """The lock mutating calls of regional data planes run under."""
+        return self._lock
 
     @property
     def traffic(self) -> TrafficBackend:
@@ -216,6 +219,7 @@ class AgentCore:
         for environment, region, service, table, generation in self.store.routes():
             routes = RouteTable.model_validate(table)
             self._routes.setdefault((environment, region), {})[service] = (routes, generation)
+        self.zonal.load()
         self._traffic = self._make_traffic()
         try:
             await self.traffic.start(routers, [self._routing(where) for where in routers])
@@ -256,7 +260,7 @@ class AgentCore:
         """Make sure ``request.replicas`` instances of a version run in a zone."""
         check_names(environment=environment)
         payload = request.model_dump(mode="json")
-        result = await self._once(
+        result = await self.once(
             environment,
             "prepare",
             key,
@@ -279,8 +283,15 @@ class AgentCore:
     ) -> RoutesResult:
         """Validate and install a service's route table in a region."""
         check_names(environment=environment)
+        if self.zonal.is_zonal((environment, region)):
+            check_names(region=region, service=service)
+            if routes.service != service:
+                raise BadRequest(
+                    f"route table is for {routes.service!r}, the URL names {service!r}"
+                )
+            return await self.zonal.set_routes(environment, key, region, routes)
         payload = {"region": region, "service": service, "routes": routes.model_dump(mode="json")}
-        return await self._once(
+        return await self.once(
             environment,
             "routes",
             key,
@@ -303,7 +314,7 @@ class AgentCore:
             await self.manager.stop(doomed)
             return RetireResult(stopped=len(doomed))
 
-        return await self._once(environment, "retire", body.key, payload, RetireResult, action)
+        return await self.once(environment, "retire", body.key, payload, RetireResult, action)
 
     def state(self, environment: str, region: str, service: str) -> ServiceState:
         """What a region runs and routes for one service."""
@@ -337,6 +348,8 @@ class AgentCore:
             generation=self._generation(where),
             router_url=url,
             launches=launches,
+            data_plane="zonal" if self.zonal.is_zonal(where) else "regional",
+            zone_generations=self.zonal.generations(where),
         )
 
     def instances(self, environment: str | None = None) -> InstancesResult:
@@ -371,24 +384,36 @@ class AgentCore:
         return "\n".join([*families, *samples]) + "\n"
 
     def scrape_targets(self) -> list[dict[str, object]]:
-        """Prometheus HTTP service discovery: every router, labelled with where it routes."""
-        return self.traffic.scrape_targets()
+        """Prometheus HTTP service discovery: every region's router (a front gathers its zones)."""
+        return [t for t in self.traffic.scrape_targets() if not _zone_router(t)]
 
     def routers(self, environment: str) -> dict[str, str]:
         """Each region's router URL in one environment."""
         check_names(environment=environment)
         return {
-            region: url for (env, region), url in self.traffic.urls().items() if env == environment
+            region: url
+            for (env, region), url in self.traffic.urls().items()
+            if env == environment and ZONE_MARK not in region
         }
 
     def environments(self) -> dict[str, dict[str, str]]:
         """Every environment with a router, and its routers' URLs by region."""
         found: dict[str, dict[str, str]] = {}
         for (environment, region), url in self.traffic.urls().items():
-            found.setdefault(environment, {})[region] = url
+            if ZONE_MARK not in region:
+                found.setdefault(environment, {})[region] = url
         return found
 
-    async def _once(
+    async def request_log(self, environment: str, region: str, since: float) -> list[RequestEntry]:
+        """Requests the region's routers (zone routers, if zonal) received after ``since``."""
+        check_names(environment=environment, region=region)
+        where = (environment, region)
+        keys = self.zonal.zone_keys(where) or [where]
+        if where not in self.traffic.urls():
+            raise NotFound(f"{environment}/{region} has no router")
+        return await self.zonal.request_log(environment, region, since, keys)
+
+    async def once(
         self,
         environment: str,
         operation: str,
@@ -396,12 +421,18 @@ class AgentCore:
         payload: Any,
         result_type: type[_Result],
         action: Callable[[], Awaitable[_Result]],
+        lock: asyncio.Lock | None = None,
     ) -> _Result:
+        """Run ``action`` once per key (under ``lock``, default the core's); repeats get its answer.
+
+        Raises:
+            Conflict: The key was used for a different request.
+        """
         if not key:
             raise BadRequest("key must not be empty")
         fingerprint = _fingerprint(payload)
         scoped = f"{environment}/{operation}:{key}"
-        async with self._lock:
+        async with lock or self._lock:
             stored = self.store.answer(scoped)
             if stored is not None:
                 if stored[0] != fingerprint:
@@ -474,6 +505,32 @@ class AgentCore:
         )
         return RoutesResult(generation=generation)
 
+    async def open_router(self, where: Where) -> None:
+        """Start the router of ``where`` (a region, or a zone router's key) unless it runs."""
+        await self._router(where)
+
+    def backends(self, where: Where) -> tuple[Backend, ...]:
+        """Every running instance of a region as a router sees it."""
+        return self._backends(where)
+
+    def committed(self, where: Where) -> tuple[dict[str, RouteTable], int]:
+        """A region's route tables by service, and its generation."""
+        return (
+            {s: t for s, (t, _) in self._routes.get(where, {}).items()},
+            self._generation(where),
+        )
+
+    def commit_routes(
+        self, where: Where, tables: Mapping[str, RouteTable], generation: int
+    ) -> None:
+        """Record tables a zonal switch committed as the region's, at ``generation``."""
+        environment, region = where
+        for service, table in tables.items():
+            self.store.save_routes(
+                environment, region, service, table.model_dump(mode="json"), generation
+            )
+            self._routes.setdefault(where, {})[service] = (table, generation)
+
     async def _router(self, where: Where) -> None:
         if where in self.traffic.urls():
             return
@@ -498,6 +555,9 @@ class AgentCore:
         )
 
     def _routing(self, where: Where) -> Routing:
+        zonal = self.zonal.routing(where)
+        if zonal is not None:
+            return zonal
         routes = self._routes.get(where, {})
         return Routing(
             where[0],
@@ -514,11 +574,12 @@ class AgentCore:
     async def _sync(self, where: Where) -> None:
         """Push a region's instances to its router now (no-op without a router)."""
         self._dirty.discard(where)
-        if where in self.traffic.urls():
-            try:
-                await self.traffic.push(self._routing(where), new_table=False)
-            except TrafficError as error:
-                log.warning("router of %s/%s: %s", *where, error)
+        for key in [where, *self.zonal.zone_keys(where)]:
+            if key in self.traffic.urls():
+                try:
+                    await self.traffic.push(self._routing(key), new_table=False)
+                except TrafficError as error:
+                    log.warning("router of %s/%s: %s", *key, error)
 
     async def _push_loop(self) -> None:
         """Push instance changes to routers as they happen; supervise routers every interval."""

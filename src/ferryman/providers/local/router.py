@@ -15,7 +15,14 @@ pooled keep-alive connection, and the answer relayed by its framing.
 
 Besides proxying, a router answers ``GET /metrics`` (Prometheus text),
 ``GET /_ferryman/stats?window=S`` (its counters over the last S seconds, JSON)
-and ``GET /_ferryman/table`` (the generation and tables it serves).
+and ``GET /_ferryman/table`` (the generation and tables it serves, and the one
+it holds staged). It logs every routed request
+(:class:`~ferryman.providers.local.requestlog.RequestLog`).
+
+A router of a zonal region is either one of its zone routers (``zone`` set;
+it may hold a *staged* table for a two-phase switch, see
+:mod:`ferryman.providers.local.staging`) or its front
+(:mod:`ferryman.providers.local.front`), depending on the routing it is given.
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ from urllib.parse import parse_qs, urlsplit
 from ferryman.platform.models import RouteTable
 from ferryman.platform.routes import Chooser
 from ferryman.providers.local import http1
+from ferryman.providers.local.front import Front
+from ferryman.providers.local.requestlog import RequestLog
 from ferryman.providers.local.stats import RouterStats, gauge_lines
 from ferryman.providers.local.traffic import Backend, Routing
 from ferryman.providers.local.upstream import Connection, Pool, Refused
@@ -109,6 +118,10 @@ class Router:
         self.host = host
         self.port = port
         self.stats = RouterStats(environment, region)
+        self.log = RequestLog()
+        self.zone: str | None = None
+        self.staged: RegionTable | None = None
+        self.front: Front | None = None
         self._report = report
         self._table = RegionTable()
         self._backends: tuple[Backend, ...] = ()
@@ -134,11 +147,27 @@ class Router:
         """Route by ``routing``: its instances always, its tables if ``new_table``.
 
         Both change in one step of the event loop, so a request is routed entirely
-        by the old routing or entirely by the new one.
+        by the old routing or entirely by the new one. A routing with ``front``
+        makes the router its region's front; one without, a router again.
         """
+        self.zone = routing.zone
+        if routing.front:
+            if self.front is None:
+                self.front = Front(routing.front)
+            else:
+                self.front.update(routing.front)
+        elif self.front is not None:
+            self.front.close()
+            self.front = None
         if new_table:
-            self._table = self._table.replace(routing.generation, routing.tables)
+            self.activate(self._table.replace(routing.generation, routing.tables))
         self._set_backends(routing.backends)
+
+    def activate(self, table: RegionTable) -> None:
+        """Route by ``table`` from the next request on; a staged table it supersedes is dropped."""
+        self._table = table
+        if self.staged is not None and self.staged.generation <= table.generation:
+            self.staged = None
 
     def _set_backends(self, backends: tuple[Backend, ...]) -> None:
         serving: dict[tuple[str, str], list[Backend]] = {}
@@ -182,6 +211,8 @@ class Router:
         for task in list(self._tasks):
             task.cancel()
         self._pool.close()
+        if self.front is not None:
+            self.front.close()
 
     async def _tick(self) -> None:
         while True:
@@ -211,10 +242,13 @@ class Router:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str
     ) -> bool:
         """Answer one request; whether the client connection stays open."""
+        if self.front is not None:
+            return await self.front.exchange(reader, writer)
         try:
             raw = await reader.readuntil(b"\r\n\r\n")
         except asyncio.IncompleteReadError:
             return False
+        received = time.time()
         started = time.perf_counter()
         request = http1.parse_request(raw)
         method, target, version_text = request.first
@@ -256,6 +290,8 @@ class Router:
             await writer.drain()
         finally:
             self.stats.observe(service, version, zone, code, time.perf_counter() - started)
+            where = zone if zone != "none" else (self.zone or zone)
+            self.log.add(received, service, version, code, table.generation, where)
         return keep
 
     async def _forward(
@@ -429,10 +465,13 @@ class Router:
     def _own(self, target: str, table: RegionTable, keep: bool) -> bytes:
         parts = urlsplit(target)
         if parts.path == "/_ferryman/table":
+            staged = self.staged
             payload = {
                 "environment": self.environment,
                 "region": self.region,
+                "zone": self.zone,
                 "generation": table.generation,
+                "staged": None if staged is None else staged.generation,
                 "services": {
                     name: chooser.table.model_dump(mode="json")
                     for name, chooser in table.services.items()
@@ -470,7 +509,8 @@ class Router:
                 "Route table generation the router serves.",
                 [
                     (
-                        {"environment": self.environment, "region": self.region},
+                        {"environment": self.environment, "region": self.region}
+                        | ({"zone": self.zone} if self.zone else {}),
                         float(table.generation),
                     )
                 ],

@@ -10,6 +10,11 @@ its first request), listens on ``H:P``, and takes later routings from the
 agent over its control channel (:mod:`ferryman.providers.local.control`). It
 keeps serving while the agent is away. An instance that refuses a connection
 is ejected here at once and reported to the agent (``POST /v1/eject``).
+
+Besides ``apply``, ``agent`` and ``state``, the channel takes ``log`` (the
+request log since a timestamp) and, for zone routers, the two-phase ops
+``stage``, ``commit``, ``abort`` and the test fault ``fault``
+(:mod:`ferryman.providers.local.staging`).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from urllib.parse import urlsplit
 
 from ferryman.providers.local import control
 from ferryman.providers.local.router import Router
+from ferryman.providers.local.staging import STAGING_OPS, Staging
 from ferryman.providers.local.traffic import Routing
 
 log = logging.getLogger("ferryman.router")
@@ -74,14 +80,30 @@ async def run(args: argparse.Namespace, first: dict[str, Any]) -> int:
     router._report = agent.report
     router.apply(routing)
 
+    staging = Staging(router)
+
     async def handle(message: dict[str, Any]) -> dict[str, Any]:
-        if message.get("op") == "apply":
+        op = message.get("op")
+        answer: dict[str, Any] = {}
+        if op == "apply":
             router.apply(Routing.from_json(message["routing"]), bool(message["new_table"]))
-        elif message.get("op") == "agent":
+        elif op == "agent":
             agent.url = str(message["url"])
-        elif message.get("op") != "state":
-            raise ValueError(f"unknown op {message.get('op')!r}")
-        return {"pid": os.getpid(), "port": router.port, "generation": router.table.generation}
+        elif op == "log":
+            entries = router.log.since(float(message.get("since", 0.0)))
+            answer = {"entries": entries, "zone": router.zone}
+        elif op in STAGING_OPS:
+            answer = await staging.handle(message)
+        elif op != "state":
+            raise ValueError(f"unknown op {op!r}")
+        staged = router.staged
+        return {
+            "pid": os.getpid(),
+            "port": router.port,
+            "generation": router.table.generation,
+            "staged": None if staged is None else staged.generation,
+            **answer,
+        }
 
     try:
         await router.start()

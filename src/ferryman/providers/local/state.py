@@ -111,6 +111,11 @@ class AgentStore:
             """
         )
 
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The open database, for stores of their own tables (``zonal_state``)."""
+        return self._db
+
     def close(self) -> None:
         """Close the connection."""
         self._db.close()

@@ -8,6 +8,11 @@ Two exist: ``builtin`` (ferryman's own router, one process per region,
 
 Every push carries the whole :class:`Routing` of one (environment, region);
 a backend applies a new table whole or not at all.
+
+A zonal region (:mod:`ferryman.providers.local.zonal`) has one router per zone,
+keyed ``(environment, "<region>@<zone>")`` (``@`` is never part of a name), and
+its region's own router becomes the *front* that spreads users across them
+(``Routing.front``).
 """
 
 from __future__ import annotations
@@ -19,7 +24,19 @@ from typing import Any, Protocol
 from ferryman.platform.models import RouteTable
 
 Where = tuple[str, str]
-"""(environment, region): what a router serves."""
+"""(environment, region): what a router serves; a zone router's region is ``<region>@<zone>``."""
+ZONE_MARK = "@"
+
+
+def zone_key(region: str, zone: str) -> str:
+    """The region part of a zone router's :data:`Where`."""
+    return f"{region}{ZONE_MARK}{zone}"
+
+
+def split_key(key: str) -> tuple[str, str | None]:
+    """(region, zone) of a router's region key; zone is None for a region's own router."""
+    region, _, zone = key.partition(ZONE_MARK)
+    return region, zone or None
 
 
 @dataclass(frozen=True)
@@ -85,7 +102,10 @@ class Routing:
         region: The region.
         generation: The route generation (the highest of its tables').
         tables: Service → route table.
-        backends: Every running instance of the region.
+        backends: Every running instance of the region (of the zone, for a zone router).
+        zone: The zone a zone router serves (None: the region's own router).
+        front: Zone → port of every zone router, when the region's router is the
+            front of a zonal region (empty: it routes to instances itself).
     """
 
     environment: str
@@ -93,11 +113,20 @@ class Routing:
     generation: int = 0
     tables: Mapping[str, RouteTable] = field(default_factory=dict)
     backends: tuple[Backend, ...] = ()
+    zone: str | None = None
+    front: Mapping[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def at(cls, where: Where) -> Routing:
+        """An empty routing for a router key (a zone router's key names its zone)."""
+        region, zone = split_key(where[1])
+        return cls(where[0], region, zone=zone)
 
     @property
     def where(self) -> Where:
-        """(environment, region)."""
-        return (self.environment, self.region)
+        """(environment, region), or (environment, ``<region>@<zone>``) for a zone router."""
+        region = self.region if self.zone is None else zone_key(self.region, self.zone)
+        return (self.environment, region)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -107,6 +136,8 @@ class Routing:
             "generation": self.generation,
             "tables": {s: t.model_dump(mode="json") for s, t in self.tables.items()},
             "backends": [b.to_json() for b in self.backends],
+            "zone": self.zone,
+            "front": dict(self.front),
         }
 
     @classmethod
@@ -118,6 +149,8 @@ class Routing:
             generation=int(data["generation"]),
             tables={s: RouteTable.model_validate(t) for s, t in data["tables"].items()},
             backends=tuple(Backend.from_json(b) for b in data["backends"]),
+            zone=data.get("zone"),
+            front={str(z): int(p) for z, p in (data.get("front") or {}).items()},
         )
 
 

@@ -16,13 +16,15 @@ from temporalio.exceptions import ApplicationError
 
 from ferryman.errors import AgentUnavailable, ProviderError
 from ferryman.platform.models import HealthReport, ServiceState
-from ferryman.providers.base import Provider
+from ferryman.providers.base import Provider, ZonalTraffic
 from ferryman.providers.smoke import run_smoke_checks
 from ferryman.temporal.models.region import (
+    CommitInput,
     HealthInput,
     PrepareInput,
     RetireInput,
     SmokeInput,
+    StageInput,
     StateInput,
     TrafficInput,
     Where,
@@ -107,6 +109,28 @@ class DeployActivities:
         """Swap a region's route table for a service in one step."""
         return await _call(self._provider(data).set_traffic(data.key, data.region, data.routes))
 
+    def _zonal(self, where: Where) -> ZonalTraffic:
+        provider = self._provider(where)
+        if not isinstance(provider, ZonalTraffic):
+            raise ApplicationError(
+                f"platform {where.platform!r} has no zonal data plane (data-plane: zonal)",
+                type="UnsupportedDataPlane",
+                non_retryable=True,
+            )
+        return provider
+
+    @activity.defn(name="ferryman.stage_traffic")
+    async def stage_traffic(self, data: StageInput) -> int:
+        """Phase 1 of a zonal switch: every zone router holds the new table (or none does)."""
+        provider = self._zonal(data)
+        return await _call(provider.stage_traffic(data.key, data.region, data.zones, data.routes))
+
+    @activity.defn(name="ferryman.commit_traffic")
+    async def commit_traffic(self, data: CommitInput) -> int:
+        """Phase 2: every zone router serves the staged generation (retried until all do)."""
+        provider = self._zonal(data)
+        return await _call(provider.commit_traffic(data.key, data.region, data.generation))
+
     @activity.defn(name="ferryman.retire")
     async def retire(self, data: RetireInput) -> int:
         """Stop a version's instances in one zone."""
@@ -122,6 +146,8 @@ class DeployActivities:
             self.prepare_zone,
             self.await_healthy,
             self.set_traffic,
+            self.stage_traffic,
+            self.commit_traffic,
             self.retire,
             self.smoke,
         ]

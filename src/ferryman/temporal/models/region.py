@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ferryman.deploy.steps import PreviewMatch, Recorded, SmokeCheck, Step, Target
 from ferryman.plan.models import GatePlan, ServicePlan
-from ferryman.platform.models import InstanceRequest, RouteTable
+from ferryman.platform.models import DataPlane, InstanceRequest, RouteTable
 
 
 class _Msg(BaseModel):
@@ -56,6 +56,23 @@ class TrafficInput(Where):
     key: str
     region: str
     routes: RouteTable
+
+
+class StageInput(Where):
+    """Phase 1 of a zonal switch: stage a service's table in every zone router of a region."""
+
+    key: str
+    region: str
+    zones: tuple[str, ...]
+    routes: RouteTable
+
+
+class CommitInput(Where):
+    """Phase 2 of a zonal switch: every zone router serves the staged generation."""
+
+    key: str
+    region: str
+    generation: int
 
 
 class RetireInput(Where):
@@ -142,6 +159,8 @@ class RegionDeployRequest(_Msg):
         promotion_gate: For ``switch``: the policy of its held promotion (None: anyone
             may promote).
         requested_by: Who started the release (separation of duties).
+        data_plane: ``regional`` (one route swap) or ``zonal`` (a router per zone,
+            switched by a two-phase commit).
     """
 
     release_id: str
@@ -156,6 +175,7 @@ class RegionDeployRequest(_Msg):
     attempt: int = Field(default=0, ge=0, description="Retries of this switch (keys differ).")
     promotion_gate: GatePlan | None = None
     requested_by: str = ""
+    data_plane: DataPlane = "regional"
 
 
 class Decision(_Msg):

@@ -75,11 +75,11 @@ with workflow.unsafe.imports_passed_through():
         ServiceView,
         SmokeInput,
         StateInput,
-        TrafficInput,
         ZoneStatus,
         ZoneView,
     )
     from ferryman.temporal.names import PHASE, region_task_queue
+    from ferryman.temporal.workflows import switching
     from ferryman.temporal.workflows.analysis import PROGRESSIVE, Progressive
     from ferryman.temporal.workflows.gates import GateKeeper, rejected_error
     from ferryman.temporal.workflows.saga import settle
@@ -515,13 +515,8 @@ class RegionDeployWorkflow:
         self._zone(service, zone, "healthy")
 
     async def _route(self, table: RouteTable, key: str) -> None:
-        weights = ", ".join(f"{v} {w}%" for v, w in table.weights.items())
-        rules = f" + {len(table.rules)} rule(s)" if table.rules else ""
-        await self._call(
-            DeployActivities.set_traffic,
-            TrafficInput(**self._where(), key=key, region=self._region, routes=table),
-            f"route {self._region} {table.service}: {weights}{rules}",
-        )
+        assert self._request is not None
+        await switching.switch_routes(self._call, self._where(), self._request, table, key)
 
     async def _retire(self, service: str, version: str, zone: str, key: str) -> None:
         await self._call(

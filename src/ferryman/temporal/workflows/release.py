@@ -647,6 +647,7 @@ class ReleaseWorkflow:
             environment=plan.environment,
             region=region,
             zones=zones,
+            data_plane=plan.deploy.region(region).data_plane,
             action=action,
             promotion_gate=plan.deploy.gate_at("promotion"),
             requested_by=plan.requested_by,
