@@ -3,6 +3,10 @@
 Plain Python with no Temporal dependency; the build activities call these, and
 every function is idempotent so that a retried or replayed activity returns
 the recorded result instead of repeating the work.
+
+``ferryman.build.checkout`` is the checkout module (its function is
+``ferryman.build.checkout.checkout``): a lazily exported name equal to a
+submodule's would be replaced by the submodule as soon as it is imported.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ _EXPORTS = {
     "FileEntry": "ferryman.build.artifacts",
     "MARKER_NAME": "ferryman.build.checkout",
     "Checkout": "ferryman.build.checkout",
-    "checkout": "ferryman.build.checkout",
     "list_logs": "ferryman.build.logs",
     "read_log": "ferryman.build.logs",
     "step_log_path": "ferryman.build.logs",
@@ -32,7 +35,6 @@ __all__ = [
     "Checkout",
     "FileEntry",
     "StepResult",
-    "checkout",
     "list_logs",
     "read_log",
     "run_step",
@@ -41,7 +43,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from ferryman.build.artifacts import ArtifactStore, Bundle, FileEntry
-    from ferryman.build.checkout import MARKER_NAME, Checkout, checkout
+    from ferryman.build.checkout import MARKER_NAME, Checkout
     from ferryman.build.logs import list_logs, read_log, step_log_path
     from ferryman.build.steps import StepResult, run_step
 

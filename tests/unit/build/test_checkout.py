@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ferryman.build import MARKER_NAME, Checkout, checkout
+from ferryman.build import MARKER_NAME, Checkout
+from ferryman.build.checkout import checkout
 from ferryman.errors import BuildError
 
 GIT_ENV = {
