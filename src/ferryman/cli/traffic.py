@@ -62,6 +62,9 @@ def traffic(
     rps: float = typer.Option(50.0, "--rps", min=0.1, help="Requests per second in total."),
     users: int = typer.Option(1000, "--users", min=1, help="Distinct sticky user ids."),
     duration: float = typer.Option(30.0, "--duration", min=0.1, help="Seconds to send for."),
+    requests: int | None = typer.Option(
+        None, "--requests", min=1, help="Send exactly this many requests (instead of --duration)."
+    ),
     service: str | None = typer.Option(None, "--service", help="Host header picking a service."),
     path: str = typer.Option("/", "--path", help="Request path."),
     spec: Path | None = typer.Option(
@@ -71,7 +74,11 @@ def traffic(
         None, "--agent-url", envvar="FERRYMAN_AGENT_URL", help="The local agent's API."
     ),
 ) -> None:
-    """Send load through the routers and print rate, errors and latency per version."""
+    """Send load through the routers and print rate, errors and latency per version.
+
+    Every answer that is not 2xx or 3xx is an error; 5xx and (unexpected) 4xx
+    answers are also counted apart, and so are requests that got no answer.
+    """
     if not path.startswith("/"):
         raise fail(f"--path must start with '/', got {path!r}")
     wanted = _env_regions(spec, env)
@@ -83,15 +90,28 @@ def traffic(
         raise fail(f"{error} (is `ferryman dev` running?)") from None
     targets = pick_routers(routers, wanted, region)
     config = LoadConfig(
-        targets=tuple(targets), rps=rps, duration=duration, users=users, path=path, host=service
+        targets=tuple(targets),
+        rps=rps,
+        duration=duration,
+        requests=requests,
+        users=users,
+        path=path,
+        host=service,
     )
-    console.print(f"sending {rps:g} req/s for {duration:g}s to {', '.join(targets)}")
+    amount = (
+        f"{requests} requests at {rps:g} req/s"
+        if requests is not None
+        else f"{rps:g} req/s for {duration:g}s"
+    )
+    console.print(f"sending {amount} to {', '.join(targets)}")
 
     def tick(stats: LoadStats) -> None:
-        console.print(f"[{stats.elapsed:5.1f}s] " + "\n".join(stats.lines()), highlight=False)
+        console.print(
+            f"[{stats.elapsed:5.1f}s] " + "\n".join(stats.lines()), highlight=False, soft_wrap=True
+        )
 
     stats = run(run_load(config, tick=tick))
     console.rule("total")
-    console.print("\n".join(stats.lines()), highlight=False)
+    console.print("\n".join(stats.lines()), highlight=False, soft_wrap=True)
     if stats.requests and stats.errors == stats.requests:
         raise typer.Exit(1)
