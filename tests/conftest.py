@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -45,7 +46,6 @@ async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
     outstanding anywhere on it, so a module that leaves one behind (a cancelled
     build step, say) must not stall the timers of the next module.
     """
-    import shutil
     import sys
 
     binary = Path(sys.executable).parent / "temporal-test-server"
@@ -59,10 +59,44 @@ async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    """In CI, the tests that need Debian's prometheus must run, not skip."""
-    import os
-    import shutil
+TOOLS = {
+    "prometheus": "the metric-source and dev-stack tests run a real Prometheus",
+    "haproxy": "the haproxy traffic backend's tests run a real HAProxy",
+}
+"""Debian binaries some tests need, and why; a test says so with ``@pytest.mark.needs_<tool>``."""
 
-    if os.environ.get("CI") == "true" and shutil.which("prometheus") is None:
-        raise pytest.UsageError("CI must install Debian's prometheus (see .ci/run)")
+
+def tool_problem(tool: str) -> str | None:
+    """Why ``tool`` cannot run here, with how to install it; None when it is installed."""
+    if tool == "prometheus":
+        from ferryman.devstack.prometheus import prometheus_binary
+        from ferryman.errors import DevStackError
+
+        try:
+            prometheus_binary()
+        except DevStackError as error:
+            return str(error)
+        return None
+    if shutil.which("haproxy") or Path("/usr/sbin/haproxy").exists():
+        return None
+    return "haproxy is not installed: `apt-get install haproxy` (Debian/Ubuntu)"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for tool, why in TOOLS.items():
+        config.addinivalue_line("markers", f"needs_{tool}: {why}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Stop the run, before any test, if a selected test needs a tool that is not installed.
+
+    Never a skip: a green run here must mean what a green run in CI means.
+    """
+    problems = []
+    for tool, why in TOOLS.items():
+        needing = [item for item in items if item.get_closest_marker(f"needs_{tool}")]
+        problem = tool_problem(tool) if needing else None
+        if problem:
+            problems.append(f"{problem} ({why}: {len(needing)} selected, e.g. {needing[0].nodeid})")
+    if problems:
+        raise pytest.UsageError("; ".join(problems))

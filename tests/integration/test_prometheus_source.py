@@ -8,11 +8,9 @@ all tell the same error rate.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -31,14 +29,7 @@ from ferryman.testing import free_port
 from ferryman.testing.platform import LocalPlatform
 from ferryman.traffic import LoadConfig, run_load
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.timeout(180),
-    pytest.mark.skipif(
-        shutil.which("prometheus") is None and not Path("/usr/bin/prometheus").exists(),
-        reason="prometheus is not installed (CI installs the Debian package)",
-    ),
-]
+pytestmark = [pytest.mark.integration, pytest.mark.needs_prometheus, pytest.mark.timeout(180)]
 
 
 @dataclass
