@@ -18,8 +18,10 @@ import pytest
 
 from ferryman.errors import ProviderError
 from ferryman.platform.models import Mirror, RouteRule, RouteTable
+from ferryman.testing.load import steady_load
 from ferryman.testing.platform import LocalPlatform
-from ferryman.traffic import LoadConfig, run_load
+from ferryman.testing.waiting import eventually
+from ferryman.traffic import LoadConfig, VersionStats, run_load
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -98,31 +100,44 @@ async def test_swaps_under_load_are_atomic_and_never_fail(platform: LocalPlatfor
     first = await platform.route(R, RouteTable(service="web", weights={"v1": 100}))
     url = await platform.router_url(R)
     expected = {first: "v1"}
-    load = asyncio.create_task(
-        run_load(LoadConfig(targets=(url,), rps=300, duration=4, concurrency=32))
-    )
-    seen: list[tuple[str, str]] = []
+    seen: list[tuple[int, str]] = []
+    stop = asyncio.Event()
 
     async def watch() -> None:
         async with httpx.AsyncClient() as client:
-            while not load.done():
+            while not stop.is_set():
                 answer = await client.get(url)
                 assert answer.status_code == 200, answer.text
-                seen.append((answer.headers["X-Ferryman-Generation"], answer.text))
+                seen.append((int(answer.headers["X-Ferryman-Generation"]), answer.text))
 
-    watcher = asyncio.create_task(watch())
-    for i in range(12):
-        version = "v2" if i % 2 == 0 else "v1"
-        generation = await platform.route(R, RouteTable(service="web", weights={version: 100}))
-        expected[generation] = version
-        await asyncio.sleep(0.25)
-    stats = await load
-    await watcher
-    assert stats.errors == 0 and stats.requests > 500
+    async with steady_load(url, rps=300, concurrency=32) as load:
+        watcher = asyncio.create_task(watch())
+        for i in range(12):
+            version = "v2" if i % 2 == 0 else "v1"
+            generation = await platform.route(R, RouteTable(service="web", weights={version: 100}))
+            expected[generation] = version
+
+            async def served(generation: int = generation) -> bool:
+                if watcher.done():
+                    watcher.result()  # the watcher failed: raise its error here
+                return any(g == generation for g, _ in seen)
+
+            answered = load.stats.by_version.get(version, VersionStats()).requests
+
+            async def loaded(version: str = version, answered: int = answered) -> bool:
+                return load.stats.by_version.get(version, VersionStats()).requests > answered
+
+            # Each table serves the watcher, and the load, before the next swap.
+            await eventually(served, what=f"an answer routed by generation {generation}")
+            await eventually(loaded, what=f"the load answered by {version} again")
+        stop.set()
+        await watcher
+    stats = load.stats
+    assert stats.errors == 0 and stats.failures == 0
     assert set(stats.by_version) == {"v1", "v2"}
-    assert len({g for g, _ in seen}) > 5
+    assert {g for g, _ in seen} == set(expected), "every generation answered"
     for generation, body in seen:
-        assert body == expected[int(generation)], f"generation {generation} answered by {body}"
+        assert body == expected[generation], f"generation {generation} answered by {body}"
 
 
 async def test_a_dead_instance_is_ejected_without_failing_requests(
@@ -155,10 +170,10 @@ async def test_mirrored_copies_reach_the_mirror_and_their_answers_are_dropped(
             if line.startswith("fixture_requests_total") and 'version="v2"' in line
         )
 
-    for _ in range(50):
-        if await v2_requests() == 20:
-            break
-        await asyncio.sleep(0.05)
+    async def twenty() -> bool:
+        return await v2_requests() == 20
+
+    await eventually(twenty, what="20 mirrored requests counted by v2", within=30)
     assert await v2_requests() == 20
 
 
