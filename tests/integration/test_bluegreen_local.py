@@ -84,7 +84,10 @@ async def test_unhealthy_zone_rolls_back_everywhere_and_old_never_stops(
     assert await versions_by_zone(agent) == {zone: ["v1"] for zone in ZONES}
     instances = await provider.instances()
     assert {i.pid for i in instances if i.version == "v1" and i.state != "stopped"} == v1_pids
-    assert all(not (i.pid and pid_alive(i.pid)) for i in instances if i.version == "v2")
+    v2 = [i for i in instances if i.version == "v2"]
+    assert len(v2) == 2 * len(ZONES), "v2 was started in every zone, then retired"
+    assert [i.state for i in v2] == ["stopped"] * len(v2)
+    assert not any(i.pid and pid_alive(i.pid) for i in v2)
 
 
 async def test_held_promotion_then_promote_switches(

@@ -19,10 +19,12 @@ from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpda
 from temporalio.testing import WorkflowEnvironment
 
 from ferryman.plan.models import ReleasePlan, WavePlan
+from ferryman.platform.models import RouteTable
 from ferryman.temporal.models.region import Decision
 from ferryman.temporal.models.release import ReleaseResult
 from ferryman.temporal.workflows.release import ReleaseWorkflow
 from ferryman.testing.fake_provider import FakeProvider
+from ferryman.testing.waiting import eventually
 from ferryman.testing.workers import serving
 
 from .test_release_workflow import make_plan, make_repo
@@ -76,13 +78,14 @@ async def saga(
 
 
 async def wait_phase(handle: ReleaseHandle, phase: str, wave_region: str | None = None) -> None:
-    for _ in range(400):
+    """Poll the release's progress until it is in ``phase`` (with ``wave_region`` switched)."""
+
+    async def reached() -> bool:
         progress = await handle.query(ReleaseWorkflow.progress)
         region_ok = wave_region is None or progress.regions.get(wave_region) == "switched"
-        if progress.phase == phase and region_ok:
-            return
-        await asyncio.sleep(0.025)
-    raise AssertionError(f"release never reached {phase}")
+        return progress.phase == phase and region_ok
+
+    await eventually(reached, what=f"release phase {phase}")
 
 
 async def test_a_failure_in_the_third_wave_puts_back_the_second_then_the_first(
@@ -129,19 +132,28 @@ async def test_rollback_during_a_bake_restores_every_touched_region(saga: Saga) 
 
 
 async def test_a_second_rollback_is_refused_while_the_first_runs(saga: Saga) -> None:
+    # The first rollback's route swap back waits here until the second was refused.
+    gate = asyncio.Event()
+    swap = saga.provider.set_traffic
+
+    async def held_swap(key: str, region: str, routes: RouteTable) -> int:
+        if "/restore/" in key:
+            await gate.wait()
+        return await swap(key, region, routes)
+
+    saga.provider.set_traffic = held_swap  # type: ignore[method-assign]
     handle = await saga.start(saga.plan("v2", bakes=(3600, 0, 0)))
     await wait_phase(handle, "bake", wave_region="eu-1")
     first = asyncio.ensure_future(
         handle.execute_update(ReleaseWorkflow.rollback, Decision(by="gina"))
     )
-    for _ in range(200):
-        if (await handle.query(ReleaseWorkflow.progress)).phase != "bake":
-            break
-        await asyncio.sleep(0.025)
+    await wait_phase(handle, "rolling-back")
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await handle.execute_update(ReleaseWorkflow.rollback, Decision(by="hal"))
     assert "already rolling back (asked by gina)" in str(refused.value.cause)
+    gate.set()
     assert "gina" in await first
+    assert saga.serving("eu-1") == {"v1": 100}
 
 
 async def test_keep_none_retires_at_once_and_a_failure_starts_old_versions_again(
