@@ -27,7 +27,7 @@ from ferryman.metrics import (
 from ferryman.platform.models import RouteTable
 from ferryman.testing import free_port
 from ferryman.testing.platform import LocalPlatform
-from ferryman.traffic import LoadConfig, run_load
+from ferryman.traffic import LoadConfig, LoadStats, run_load
 
 pytestmark = [pytest.mark.integration, pytest.mark.needs_prometheus, pytest.mark.timeout(180)]
 
@@ -37,6 +37,7 @@ class Scene:
     platform: LocalPlatform
     prometheus: PrometheusProcess
     counted: dict[str, tuple[int, int]]  # version → (errors, requests) from the router
+    client: LoadStats  # what the load generator itself sent and received
 
 
 def router_counts(metrics: str) -> dict[str, tuple[int, int]]:
@@ -87,9 +88,33 @@ async def scene(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Scene
                 counted = router_counts((await client.get(f"{url}/metrics")).text)
             assert sum(r for _, r in counted.values()) == 1000
             await scraped(source, "sum(ferryman_http_requests_total)", 1000.0)
-            yield Scene(platform, prometheus, counted)
+            yield Scene(platform, prometheus, counted, stats)
         finally:
             await asyncio.to_thread(prometheus.stop)
+
+
+async def test_both_sources_count_the_requests_and_5xx_the_client_saw(scene: Scene) -> None:
+    client = scene.client
+    assert (client.requests, client.failures, client.client_errors) == (1000, 0, 0)
+    sent = {v: float(s.requests) for v, s in client.by_version.items()}
+    failed = {v: float(s.server_errors) for v, s in client.by_version.items()}
+    assert set(sent) == {"good", "bad"} and failed["good"] == 0 and failed["bad"] > 0
+
+    local = LocalMetrics(scene.platform.agent.url)
+    requests = await local.query(MetricQuery(kind="requests"), window=300)
+    errors = await local.query(MetricQuery(kind="errors"), window=300)
+    assert {s.labels["version"]: s.value for s in requests} == sent
+    assert {s.labels["version"]: s.value for s in errors} == failed
+
+    prometheus = PrometheusMetrics(scene.prometheus.url)
+    totals = await prometheus.instant("sum by (version) (ferryman_http_requests_total)")
+    server_errors = await prometheus.instant(
+        'sum by (version) (ferryman_http_requests_total{code=~"5.."})'
+    )
+    assert {s.labels["version"]: s.value for s in totals} == sent
+    assert {s.labels["version"]: s.value for s in server_errors} == {
+        v: n for v, n in failed.items() if n
+    }
 
 
 async def test_prometheus_returns_the_error_rate_the_router_counted(scene: Scene) -> None:
@@ -122,6 +147,7 @@ async def test_the_local_source_counts_exactly_what_the_router_did(scene: Scene)
         ({"environment": "default"}, 1000.0)
     ]
     latency = await source.query(MetricQuery(kind="latency", quantile=0.5), window=300)
+    assert sorted(s.labels["version"] for s in latency) == ["bad", "good"]
     assert all(0 < s.value < 1 for s in latency)
 
 
