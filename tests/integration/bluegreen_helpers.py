@@ -86,6 +86,15 @@ async def traffic(url: str, rps: float = 80, host: str | None = None) -> AsyncIt
         yield load.stats
 
 
+async def answered_by(seen: LoadStats, version: str) -> None:
+    """Wait until the load of a :func:`traffic` block was answered by ``version``."""
+
+    async def answered() -> bool:
+        return version in seen.by_version
+
+    await eventually(answered, what=f"the load to be answered by {version}")
+
+
 async def wait_for_phase(
     handle: WorkflowHandle[RegionDeployWorkflow, RegionResult], phase: str, timeout_s: float = 60
 ) -> None:

@@ -27,6 +27,7 @@ from .bluegreen_helpers import (
     BROKEN_IN_ZONE_B,
     ZONES,
     RegionDeployer,
+    answered_by,
     store_example_app,
     traffic,
     wait_for_phase,
@@ -63,6 +64,7 @@ async def test_new_version_goes_live_in_every_zone_without_a_failed_request(
     assert first.status == "finalized"
     async with traffic(first.router_url) as seen:
         second = await deployer.deploy("v2", scale_down_delay_s=1)
+        await answered_by(seen, "v2")
     assert second.status == "finalized"
     assert await versions_by_zone(agent) == {zone: ["v2"] for zone in ZONES}
     assert seen.errors == 0 and seen.failures == 0
