@@ -112,24 +112,29 @@ async def test_swaps_under_load_are_atomic_and_never_fail(platform: LocalPlatfor
 
     async with steady_load(url, rps=300, concurrency=32) as load:
         watcher = asyncio.create_task(watch())
-        for i in range(12):
-            version = "v2" if i % 2 == 0 else "v1"
-            generation = await platform.route(R, RouteTable(service="web", weights={version: 100}))
-            expected[generation] = version
 
-            async def served(generation: int = generation) -> bool:
+        async def served_by(generation: int, version: str, answered: int) -> None:
+            """Wait until the watcher saw ``generation`` and the load got ``version`` again."""
+
+            async def watched() -> bool:
                 if watcher.done():
                     watcher.result()  # the watcher failed: raise its error here
                 return any(g == generation for g, _ in seen)
 
-            answered = load.stats.by_version.get(version, VersionStats()).requests
-
-            async def loaded(version: str = version, answered: int = answered) -> bool:
+            async def loaded() -> bool:
                 return load.stats.by_version.get(version, VersionStats()).requests > answered
 
-            # Each table serves the watcher, and the load, before the next swap.
-            await eventually(served, what=f"an answer routed by generation {generation}")
+            await eventually(watched, what=f"an answer routed by generation {generation}")
             await eventually(loaded, what=f"the load answered by {version} again")
+
+        # Each table serves the watcher, and the load, before the next swap.
+        await served_by(first, "v1", 0)
+        for i in range(12):
+            version = "v2" if i % 2 == 0 else "v1"
+            answered = load.stats.by_version.get(version, VersionStats()).requests
+            generation = await platform.route(R, RouteTable(service="web", weights={version: 100}))
+            expected[generation] = version
+            await served_by(generation, version, answered)
         stop.set()
         await watcher
     stats = load.stats
