@@ -15,9 +15,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiohttp import web
 
 from ferryman.errors import ProviderError
 from ferryman.platform.models import Mirror, RouteRule, RouteTable
+from ferryman.providers.local.router import Router
+from ferryman.providers.local.traffic import Backend, Routing
+from ferryman.testing import free_port
 from ferryman.testing.load import steady_load
 from ferryman.testing.platform import LocalPlatform
 from ferryman.testing.waiting import eventually
@@ -145,7 +149,7 @@ async def test_swaps_under_load_are_atomic_and_never_fail(platform: LocalPlatfor
         assert body == expected[generation], f"generation {generation} answered by {body}"
 
 
-async def test_a_dead_instance_is_ejected_without_failing_requests(
+async def test_a_dead_instance_fails_no_request_and_is_replaced(
     platform: LocalPlatform,
 ) -> None:
     await platform.route(R, RouteTable(service="web", weights={"v1": 100}))
@@ -154,8 +158,49 @@ async def test_a_dead_instance_is_ejected_without_failing_requests(
     assert victim.pid is not None
     os.killpg(victim.pid, signal.SIGKILL)
     assert await versions(url, 20) == {"v1": 20}
+
+    # Whichever notices first, the router (a refused connection: ejected and reported)
+    # or the agent's supervisor (the process is gone), the victim is started again.
+    async def restarted() -> bool:
+        events = await platform.provider.events("instance.restarted")
+        return [e.instance for e in events] == [victim.id]
+
+    await eventually(restarted, what="the dead instance to be started again")
     ejected = await platform.provider.events("instance.ejected")
-    assert [e.instance for e in ejected] == [victim.id]
+    assert [e.instance for e in ejected] in ([], [victim.id]), "only the dead one was ejected"
+
+
+async def test_the_router_ejects_an_instance_that_refuses_and_reports_it() -> None:
+    # A router of its own, with no agent supervising: an instance it believes healthy
+    # refuses connections; every request still succeeds, on the other one.
+    async def hello(request: web.Request) -> web.Response:
+        return web.Response(text="v1")
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    live_port, dead_port = free_port(), free_port()
+    await web.TCPSite(runner, "127.0.0.1", live_port).start()
+    reported: list[str] = []
+
+    async def report(instance_id: str) -> None:
+        reported.append(instance_id)
+
+    router = Router("default", R, "127.0.0.1", free_port(), report=report)
+    backends = tuple(
+        Backend(name, "web", "v1", "a", port, "healthy", True)
+        for name, port in (("dead", dead_port), ("live", live_port))
+    )
+    tables = {"web": RouteTable(service="web", weights={"v1": 100})}
+    router.apply(Routing("default", R, 1, tables, backends))
+    await router.start()
+    try:
+        assert await versions(router.url, 20) == {"v1": 20}
+    finally:
+        await router.close()
+        await runner.cleanup()
+    assert reported == ["dead"], "ejected at the first refusal, reported once"
 
 
 async def test_mirrored_copies_reach_the_mirror_and_their_answers_are_dropped(
