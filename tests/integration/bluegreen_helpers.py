@@ -96,7 +96,7 @@ async def answered_by(seen: LoadStats, version: str) -> None:
 
 
 async def wait_for_phase(
-    handle: WorkflowHandle[RegionDeployWorkflow, RegionResult], phase: str, timeout_s: float = 60
+    handle: WorkflowHandle[RegionDeployWorkflow, RegionResult], phase: str, timeout_s: float = 120
 ) -> None:
     """Poll the region deploy's ``progress`` until the region or its service reaches ``phase``."""
 

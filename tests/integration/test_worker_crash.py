@@ -65,12 +65,12 @@ async def test_worker_killed_inside_prepare_starts_each_instance_once(
         handle = await dev_client.start_workflow(
             ReleaseWorkflow.run, plan, id=release, task_queue=workers.queue
         )
-        await holds.reached("prepare.started")
+        await holds.reached("prepare.started", within=180)
         assert len(await provider.events("instance.started")) == 1, "held after the first start"
         await workers.kill(REGION)
         await workers.start(REGION)
         # The new worker's retry reaches the agent while the first call still holds it.
-        await holds.arrivals("prepare.started", 2)
+        await holds.arrivals("prepare.started", 2, within=180)
         await holds.release("prepare.started")
         result = await asyncio.wait_for(handle.result(), timeout=180)
     assert result.status == "succeeded"
@@ -100,11 +100,11 @@ async def test_worker_killed_after_the_table_is_written_swaps_routes_once(
         handle = await dev_client.start_workflow(
             ReleaseWorkflow.run, plan, id=release, task_queue=workers.queue
         )
-        await holds.reached("routes.written")
+        await holds.reached("routes.written", within=180)
         assert len(await provider.events("routes.set")) == 1, "held after the table was written"
         await workers.kill(REGION)
         await workers.start(REGION)
-        await holds.arrivals("routes.written", 2)
+        await holds.arrivals("routes.written", 2, within=180)
         await holds.release("routes.written")
         result = await asyncio.wait_for(handle.result(), timeout=180)
     assert result.status == "succeeded"

@@ -51,7 +51,7 @@ class AgentHolds:
         events = await self._events.events(kind)
         return [e for e in events if e.detail.split(" ", 1)[0] == point]
 
-    async def reached(self, point: str, within: float = 60.0) -> AgentEvent:
+    async def reached(self, point: str, within: float = 180.0) -> AgentEvent:
         """Wait until a call stopped at ``point``; returns its ``hold.reached`` event."""
 
         async def held() -> list[AgentEvent]:
@@ -59,7 +59,7 @@ class AgentHolds:
 
         return (await eventually(held, what=f"a call held at {point}", within=within))[0]
 
-    async def arrivals(self, point: str, count: int, within: float = 90.0) -> list[AgentEvent]:
+    async def arrivals(self, point: str, count: int, within: float = 180.0) -> list[AgentEvent]:
         """Wait until ``count`` calls matching the hold at ``point`` came in; returns them."""
 
         async def enough() -> list[AgentEvent]:
