@@ -135,9 +135,9 @@ def show_traffic(stats: LoadStats) -> None:
     for version, seen in sorted(stats.by_version.items()):
         console.print(
             f"  traffic answered by {version}: {seen.requests} requests, {seen.errors} errors, "
-            f"p99 {seen.p(0.99) * 1000:.1f} ms"
+            f"p99 {seen.p(99) * 1000:.1f} ms"
         )
-    failed = stats.errors + stats.failures
+    failed = stats.errors  # requests that got no answer are errors too
     colour = "green" if failed == 0 else "red"
     console.print(f"  [{colour}]{failed} failed requests[/] during the switch")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import uuid
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,6 @@ from temporalio.client import Client
 from ferryman.devstack.processes import stop_group
 from ferryman.providers.local import LocalProvider
 from ferryman.temporal.models.region import Decision
-from ferryman.temporal.names import TASK_QUEUE
 from ferryman.temporal.workflows.region import RegionDeployWorkflow
 from ferryman.testing import AgentProcess, TemporalDevServer
 from ferryman.testing.processes import start_worker
@@ -29,9 +29,10 @@ async def test_worker_killed_between_barrier_and_switch_switches_exactly_once(
     ferryman_home: Path,
     tmp_path: Path,
 ) -> None:
-    deployer = RegionDeployer(dev_client, TASK_QUEUE, store_example_app())
+    queue = f"ferryman-{uuid.uuid4()}"
+    deployer = RegionDeployer(dev_client, queue, store_example_app())
     provider = LocalProvider(agent.url, environment="test")
-    serve = ("--central", "--region", deployer.region)
+    serve = ("--central", "--region", deployer.region, "--task-queue", queue)
     worker = start_worker(dev_server.address, agent.url, tmp_path / "worker1.log", *serve)
     try:
         first = await deployer.deploy("v1")

@@ -117,10 +117,14 @@ def test_ctrl_c_stops_every_process(stack_env: dict[str, str], ferryman_home: Pa
     )
     assert process.stdout is not None
     deadline = time.monotonic() + 90
+    ready = False
     for line in process.stdout:
-        if "press Ctrl-C" in line or time.monotonic() > deadline:
+        ready = "press Ctrl-C" in line
+        if ready or time.monotonic() > deadline:
             break
+    assert ready, "ferryman dev never said it was up"
     pids = recorded_pids(ferryman_home)
+    assert set(pids) == {"temporal", "agent", "worker"}
     assert all(pid_alive(pid) for pid in pids.values())
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=60) == 0

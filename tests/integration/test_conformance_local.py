@@ -16,7 +16,7 @@ from ferryman.testing.platform import LocalPlatform
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
-BACKENDS = ["builtin", "haproxy"]
+BACKENDS = ["builtin", pytest.param("haproxy", marks=pytest.mark.needs_haproxy)]
 
 
 def _refuses(port: int) -> bool:

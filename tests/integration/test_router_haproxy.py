@@ -15,13 +15,14 @@ import httpx
 import pytest
 
 from ferryman.errors import ProviderError
-from ferryman.metrics import LocalMetrics, MetricQuery
+from ferryman.metrics import LocalMetrics, MetricQuery, NoData, Sample
 from ferryman.platform.models import Mirror, RouteRule, RouteTable
 from ferryman.platform.routes import user_bucket
 from ferryman.testing.platform import LocalPlatform
+from ferryman.testing.waiting import eventually
 from ferryman.traffic import LoadConfig, run_load
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.integration, pytest.mark.needs_haproxy, pytest.mark.timeout(180)]
 
 R = "r1"
 
@@ -76,14 +77,16 @@ async def test_haproxy_splits_exactly_and_follows_rules(tmp_path: Path) -> None:
         assert (await platform.provider.current_state(R, "web")).generation == second
 
         source = LocalMetrics(platform.agent.url)
-        for _ in range(50):  # the agent reads HAProxy's counters once a second
+
+        async def all_counted() -> list[Sample]:
+            # The agent reads HAProxy's counters once a second: 2000 split + 15 by the rules.
             try:
                 counted = await source.query(MetricQuery(kind="requests"), window=600)
-            except Exception:
-                counted = []
-            if sum(s.value for s in counted) >= 2015:  # 2000 split + 15 by the rules
-                break
-            await asyncio.sleep(0.2)
+            except NoData:
+                return []
+            return counted if sum(s.value for s in counted) >= 2015 else []
+
+        counted = await eventually(all_counted, what="HAProxy's counters to reach 2015")
         by_version = {s.labels["version"]: s.value for s in counted}
         # The load, plus 10 requests the rules sent to v2 and 5 they left to v1.
         load = {v: s.requests for v, s in stats.by_version.items()}

@@ -19,7 +19,7 @@ from ferryman.demo import prepare_example
 from ferryman.providers.local import LocalProvider
 from ferryman.testing import AgentProcess
 
-from .bluegreen_helpers import traffic
+from .bluegreen_helpers import answered_by, traffic
 from .release_helpers import plan_on, release
 
 pytestmark = pytest.mark.integration
@@ -59,9 +59,10 @@ async def test_staging_blue_green_with_traffic_on_both_services(
     )
     async with traffic(router, host="checkout") as seen:
         second = await release(dev_client, agent.url, plan_on(spec, "staging"))
+        after = await provider.current_state("eu-west", "checkout")
+        old, new = before.versions_by_zone["a"][0], after.versions_by_zone["a"][0]
+        await answered_by(seen, new)
     assert second.status == "succeeded"
-    after = await provider.current_state("eu-west", "checkout")
-    old, new = before.versions_by_zone["a"][0], after.versions_by_zone["a"][0]
     assert old != new and after.versions_by_zone == {z: [new] for z in ZONES}
     assert seen.errors == 0 and seen.failures == 0
     assert set(seen.by_version) == {old, new}, "traffic crossed the switch"

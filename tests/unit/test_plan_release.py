@@ -44,7 +44,8 @@ def test_waves_with_bakes_and_keep_previous_bake() -> None:
 def test_keep_previous_none_finalizes_in_the_switch() -> None:
     steps = release_steps(deploy(keep_previous="none"))
     assert [s for s in steps if isinstance(s, Finalize)] == []
-    assert all(s.finalize_now for s in steps if isinstance(s, DeployWave))
+    waves = [s for s in steps if isinstance(s, DeployWave)]
+    assert len(waves) == 3 and all(s.finalize_now for s in waves)
 
 
 def test_compensation_is_the_last_wave_first_and_a_wave_together() -> None:

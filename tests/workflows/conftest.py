@@ -19,6 +19,7 @@ from ferryman.temporal.models.release import ReleaseResult
 from ferryman.temporal.names import lock_id
 from ferryman.temporal.workflows.release import ReleaseWorkflow
 from ferryman.testing.fake_provider import FakeProvider
+from ferryman.testing.waiting import eventually
 from ferryman.testing.workers import serving
 
 from .test_release_workflow import make_plan, make_repo
@@ -78,10 +79,11 @@ async def saga(
 
 
 async def wait_phase(handle: ReleaseHandle, phase: str, wave_region: str | None = None) -> None:
-    for _ in range(400):
+    """Poll the release's progress until it is in ``phase`` (with ``wave_region`` switched)."""
+
+    async def reached() -> bool:
         progress = await handle.query(ReleaseWorkflow.progress)
         region_ok = wave_region is None or progress.regions.get(wave_region) == "switched"
-        if progress.phase == phase and region_ok:
-            return
-        await asyncio.sleep(0.025)
-    raise AssertionError(f"release never reached {phase}")
+        return progress.phase == phase and region_ok
+
+    await eventually(reached, what=f"release phase {phase}")

@@ -8,7 +8,6 @@ retires, when it refuses a promote, and what a failure, a cancellation or a
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from ferryman.temporal.models.region import (
 from ferryman.temporal.workflows.region import RegionDeployWorkflow
 from ferryman.testing.fake_provider import FakeProvider
 from ferryman.testing.regions import one_service_deploy
+from ferryman.testing.waiting import eventually
 from ferryman.testing.workers import serving
 
 ZONES = ("a", "b", "c")
@@ -126,13 +126,13 @@ async def harness(
 
 async def wait_for(handle: RegionHandle, phase: str, service_phase: bool = False) -> None:
     """Poll the progress query until the region (or its first service) reaches ``phase``."""
-    for _ in range(400):
+
+    async def reached() -> bool:
         progress = await handle.query(RegionDeployWorkflow.progress)
         current = progress.services[0].phase if service_phase and progress.services else None
-        if (current if service_phase else progress.phase) == phase:
-            return
-        await asyncio.sleep(0.025)
-    raise AssertionError(f"never reached phase {phase}")
+        return (current if service_phase else progress.phase) == phase
+
+    await eventually(reached, what=f"phase {phase}")
 
 
 async def test_first_deploy_goes_live_in_every_zone(harness: Harness) -> None:

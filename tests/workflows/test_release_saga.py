@@ -13,6 +13,7 @@ import asyncio
 import pytest
 from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 
+from ferryman.platform.models import RouteTable
 from ferryman.temporal.models.region import Decision
 from ferryman.temporal.workflows.release import ReleaseWorkflow
 
@@ -63,19 +64,28 @@ async def test_rollback_during_a_bake_restores_every_touched_region(saga: Saga) 
 
 
 async def test_a_second_rollback_is_refused_while_the_first_runs(saga: Saga) -> None:
+    # The first rollback's route swap back waits here until the second was refused.
+    gate = asyncio.Event()
+    swap = saga.provider.set_traffic
+
+    async def held_swap(key: str, region: str, routes: RouteTable) -> int:
+        if "/restore/" in key:
+            await gate.wait()
+        return await swap(key, region, routes)
+
+    saga.provider.set_traffic = held_swap  # type: ignore[method-assign]
     handle = await saga.start(saga.plan("v2", bakes=(3600, 0, 0)))
     await wait_phase(handle, "bake", wave_region="eu-1")
     first = asyncio.ensure_future(
         handle.execute_update(ReleaseWorkflow.rollback, Decision(by="gina"))
     )
-    for _ in range(200):
-        if (await handle.query(ReleaseWorkflow.progress)).phase != "bake":
-            break
-        await asyncio.sleep(0.025)
+    await wait_phase(handle, "rolling-back")
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await handle.execute_update(ReleaseWorkflow.rollback, Decision(by="hal"))
     assert "already rolling back (asked by gina)" in str(refused.value.cause)
+    gate.set()
     assert "gina" in await first
+    assert saga.serving("eu-1") == {"v1": 100}
 
 
 async def test_keep_none_retires_at_once_and_a_failure_starts_old_versions_again(

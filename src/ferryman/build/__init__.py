@@ -3,6 +3,10 @@
 Plain Python with no Temporal dependency; the build activities call these, and
 every function is idempotent so that a retried or replayed activity returns
 the recorded result instead of repeating the work.
+
+``ferryman.build.checkout`` is the checkout module (its function is
+``ferryman.build.checkout.checkout``): a lazily exported name equal to a
+submodule's would be replaced by the submodule as soon as it is imported.
 """
 
 from __future__ import annotations

@@ -111,6 +111,9 @@ def traffic(
     rps: float = typer.Option(50.0, "--rps", min=0.1, help="Requests per second in total."),
     users: int = typer.Option(1000, "--users", min=1, help="Distinct sticky user ids."),
     duration: float = typer.Option(30.0, "--duration", min=0.1, help="Seconds to send for."),
+    requests: int | None = typer.Option(
+        None, "--requests", min=1, help="Send exactly this many requests (instead of --duration)."
+    ),
     service: str | None = typer.Option(
         None,
         "--service",
@@ -126,7 +129,11 @@ def traffic(
         None, "--agent-url", envvar="FERRYMAN_AGENT_URL", help="The local agent's API."
     ),
 ) -> None:
-    """Send load through the routers and print rate, errors and latency per version."""
+    """Send load through the routers and print rate, errors and latency per version.
+
+    Every answer that is not 2xx or 3xx is an error; 5xx and (unexpected) 4xx
+    answers are also counted apart, and so are requests that got no answer.
+    """
     if not path.startswith("/"):
         raise fail(f"--path must start with '/', got {path!r}")
     wanted = _env_regions(spec, env)
@@ -146,9 +153,13 @@ def traffic(
     total = sum(len(s.targets) for s in streams)
     hosts = [s.host for s in streams if s.host]
     spread = f" over {', '.join(hosts)} (Host header each)" if len(hosts) > 1 else ""
-    console.print(
-        f"sending {rps:g} req/s for {duration:g}s to {', '.join(targets)}{spread}", highlight=False
+    amount = (
+        f"{requests} requests at {rps:g} req/s"
+        if requests is not None
+        else f"{rps:g} req/s for {duration:g}s"
     )
+    console.print(f"sending {amount} to {', '.join(targets)}{spread}", highlight=False)
+    shares = _shares(requests, [len(s.targets) for s in streams])
 
     def tick_for(host: str | None) -> Callable[[LoadStats], None]:
         def tick(stats: LoadStats) -> None:
@@ -166,25 +177,26 @@ def traffic(
                     targets=s.targets,
                     rps=rps * len(s.targets) / total,
                     duration=duration,
+                    requests=share,
                     users=users,
                     path=path,
                     host=s.host,
                 ),
                 tick=tick_for(s.host),
             )
-            for s in streams
+            for s, share in zip(streams, shares, strict=True)
         ]
         return list(await asyncio.gather(*loads))
 
     finished = run(send())
-    requests = errors = 0
+    answered = errors = 0
     for stream, stats in zip(streams, finished, strict=True):
         console.rule(f"total {stream.host}" if len(streams) > 1 and stream.host else "total")
         console.print("\n".join(stats.lines()), highlight=False)
         _warn_router_answers(stats, stream.host)
-        requests += stats.requests
+        answered += stats.requests
         errors += stats.errors
-    if requests and errors == requests:
+    if answered and errors == answered:
         raise typer.Exit(1)
 
 
@@ -200,3 +212,13 @@ def _warn_router_answers(stats: LoadStats, host: str | None) -> None:
         f"{where} (--service picks one) and that the region routes it[/]",
         highlight=False,
     )
+
+
+def _shares(requests: int | None, weights: list[int]) -> list[int | None]:
+    """Split an exact request count over streams by weight (the remainder to the first)."""
+    if requests is None:
+        return [None] * len(weights)
+    total = sum(weights)
+    shares = [requests * w // total for w in weights]
+    shares[0] += requests - sum(shares)
+    return shares

@@ -10,6 +10,7 @@ from subprocess import Popen
 
 from ferryman.devstack.processes import http_ok, spawn, stop_group, wait_until
 from ferryman.devstack.stack import temporal_binary
+from ferryman.providers.local.holds import ENV_VAR as HOLDS_ENV_VAR
 from ferryman.temporal.names import SEARCH_ATTRIBUTES
 
 
@@ -78,7 +79,11 @@ def start_worker(temporal_address: str, agent_url: str, log: Path, *extra: str) 
 
 @dataclass
 class AgentProcess:
-    """The local platform agent as its own process, on free ports."""
+    """The local platform agent as its own process, on free ports.
+
+    Attributes:
+        holds: Start it with test holds enabled (see ``ferryman.testing.holds``).
+    """
 
     state_dir: Path
     port: int = field(default_factory=free_port)
@@ -86,6 +91,7 @@ class AgentProcess:
     env: dict[str, str] = field(default_factory=dict)
     stop_instances_on_exit: bool = True
     traffic_backend: str = "builtin"
+    holds: bool = False
     process: Popen[bytes] | None = None
 
     @property
@@ -104,7 +110,8 @@ class AgentProcess:
         if self.stop_instances_on_exit:
             argv.append("--stop-instances-on-exit")
         log = self.state_dir.parent / "agent.log"
-        self.process = spawn(argv, log, env=self.env)
+        env = {**self.env, HOLDS_ENV_VAR: "1"} if self.holds else self.env
+        self.process = spawn(argv, log, env=env)
         wait_until(lambda: http_ok(f"{self.url}/v1/health"), 30, "local agent", self.process, log)
         return self
 

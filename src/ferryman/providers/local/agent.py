@@ -28,6 +28,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from ferryman import paths
+from ferryman.providers.local import holds
 from ferryman.providers.local.agent_errors import AgentError, AgentStartError, BadRequest
 from ferryman.providers.local.core import AgentCore, check_names
 from ferryman.providers.local.state import DEFAULT_ENVIRONMENT
@@ -281,6 +282,8 @@ def build_app(core: AgentCore) -> web.Application:
             web.get("/v1/scrape-targets", _scrape_targets),
         ]
     )
+    if core.holds is not None:
+        app.add_routes(holds.routes(core.holds))
     return app
 
 
@@ -297,6 +300,7 @@ async def serve(args: argparse.Namespace) -> None:
         traffic=args.traffic_backend,
         haproxy={"binary": args.haproxy_binary} if args.haproxy_binary else None,
         commit_lead_ms=args.commit_lead_ms,
+        holds=holds.enabled(os.environ),
     )
     runner = web.AppRunner(build_app(core), access_log=None)
     try:

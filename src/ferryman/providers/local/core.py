@@ -48,6 +48,7 @@ from ferryman.providers.local.agent_errors import (
     NotFound,
 )
 from ferryman.providers.local.builtin import BuiltinTraffic
+from ferryman.providers.local.holds import Holds
 from ferryman.providers.local.instances import InstanceManager
 from ferryman.providers.local.records import InstanceRecord
 from ferryman.providers.local.records import Launch as LaunchRecord
@@ -123,6 +124,7 @@ class AgentCore:
         traffic: The traffic backend: ``builtin`` or ``haproxy``.
         haproxy: Options of the ``haproxy`` backend (binary, an existing instance…).
         commit_lead_ms: Default lead of a zonal commit's agreed instant (0: at once).
+        holds: Offer test holds (:mod:`ferryman.providers.local.holds`); never in production.
     """
 
     def __init__(
@@ -135,6 +137,7 @@ class AgentCore:
         traffic: str = "builtin",
         haproxy: Mapping[str, str] | None = None,
         commit_lead_ms: float = DEFAULT_COMMIT_LEAD_MS,
+        holds: bool = False,
     ) -> None:
         if traffic not in TRAFFIC_BACKENDS:
             raise AgentStartError(
@@ -156,6 +159,10 @@ class AgentCore:
         self._wake = asyncio.Event()
         self._pusher: asyncio.Task[None] | None = None
         self.zonal = ZonalPlane(self, commit_lead_ms)
+        self.holds = Holds(self._record) if holds else None
+
+    def _record(self, kind: str, detail: str) -> None:
+        self.store.record_event(kind, detail=detail)
 
     @property
     def store(self) -> AgentStore:
@@ -266,7 +273,7 @@ class AgentCore:
             key,
             payload,
             PrepareResult,
-            lambda: self._prepare(environment, request),
+            lambda: self._prepare(environment, request, key),
         )
         current = {record.id: record for record in self.manager.all()}
         return PrepareResult(instances=[current[i.id].model() for i in result.instances])
@@ -297,7 +304,7 @@ class AgentCore:
             key,
             payload,
             RoutesResult,
-            lambda: self._set_routes((environment, region), service, routes),
+            lambda: self._set_routes((environment, region), service, routes, key),
         )
 
     async def retire(self, environment: str, body: RetireBody) -> RetireResult:
@@ -432,6 +439,8 @@ class AgentCore:
             raise BadRequest("key must not be empty")
         fingerprint = _fingerprint(payload)
         scoped = f"{environment}/{operation}:{key}"
+        if self.holds is not None:
+            self.holds.arrived(operation, key)
         async with lock or self._lock:
             stored = self.store.answer(scoped)
             if stored is not None:
@@ -442,7 +451,7 @@ class AgentCore:
             self.store.remember(scoped, fingerprint, result.model_dump(mode="json"))
             return result
 
-    async def _prepare(self, environment: str, request: InstanceRequest) -> PrepareResult:
+    async def _prepare(self, environment: str, request: InstanceRequest, key: str) -> PrepareResult:
         check_names(
             region=request.region,
             zone=request.zone,
@@ -459,8 +468,11 @@ class AgentCore:
         existing = self.manager.running(
             environment, request.region, request.zone, request.service, request.version
         )
-        missing = request.replicas - len(existing)
-        started = self.manager.launch(environment, request, cwd, missing) if missing > 0 else []
+        started = []
+        for _ in range(request.replicas - len(existing)):
+            started += self.manager.launch(environment, request, cwd, 1)
+            if self.holds is not None:
+                await self.holds.reach("prepare.started", key)
         return PrepareResult(instances=[record.model() for record in existing + started])
 
     async def _release_dir(self, environment: str, request: InstanceRequest) -> str:
@@ -468,7 +480,9 @@ class AgentCore:
         await asyncio.to_thread(_install_release, Path(request.artifact_dir), target)
         return str(target)
 
-    async def _set_routes(self, where: Where, service: str, routes: RouteTable) -> RoutesResult:
+    async def _set_routes(
+        self, where: Where, service: str, routes: RouteTable, key: str
+    ) -> RoutesResult:
         environment, region = where
         check_names(region=region, service=service)
         if routes.service != service:
@@ -503,6 +517,8 @@ class AgentCore:
         self.store.record_event(
             "routes.set", detail=f"{environment}/{region} {service} {generation}"
         )
+        if self.holds is not None:
+            await self.holds.reach("routes.written", key)
         return RoutesResult(generation=generation)
 
     async def open_router(self, where: Where) -> None:

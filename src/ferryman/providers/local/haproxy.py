@@ -46,6 +46,7 @@ log = logging.getLogger("ferryman.agent")
 
 MARKER_VAR = "FERRYMAN_ROUTER"
 _READY_S = 15.0
+_RELOAD_AGAIN_S = 0.5
 
 
 class HAProxyTraffic:
@@ -356,7 +357,7 @@ class HAProxyTraffic:
         before = await self._worker_pid()
         assert self._pid is not None
         os.kill(self._pid, signal.SIGUSR2)
-        await self._wait_worker(before)
+        await self._wait_worker(before, reload=True)
 
     async def _worker_pid(self) -> str | None:
         try:
@@ -367,12 +368,22 @@ class HAProxyTraffic:
             (ln.split(":", 1)[1].strip() for ln in info.splitlines() if ln.startswith("Pid:")), None
         )
 
-    async def _wait_worker(self, before: str | None) -> None:
+    async def _wait_worker(self, before: str | None, reload: bool = False) -> None:
+        """Wait until a worker other than ``before`` answers.
+
+        A master that has just started drops a SIGUSR2 that comes before it set up
+        its signal handling (its worker may already answer by then), so a reload
+        is asked for again every half second until a new worker answers.
+        """
         deadline = time.monotonic() + _READY_S
+        again = time.monotonic() + _RELOAD_AGAIN_S
         while True:
             pid = await self._worker_pid()
             if pid is not None and pid != before:
                 return
+            if reload and self._pid is not None and time.monotonic() > again:
+                os.kill(self._pid, signal.SIGUSR2)
+                again = time.monotonic() + _RELOAD_AGAIN_S
             if self._child is not None and self._child.poll() is not None:
                 tail = _last((self._dir / "haproxy.log").read_text(errors="replace"))
                 raise TrafficError(f"haproxy exited: {tail}")
