@@ -221,4 +221,4 @@ def _shares(requests: int | None, weights: list[int]) -> list[int | None]:
     total = sum(weights)
     shares = [requests * w // total for w in weights]
     shares[0] += requests - sum(shares)
-    return shares
+    return list[int | None](shares)
