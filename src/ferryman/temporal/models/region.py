@@ -7,8 +7,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ferryman.deploy.steps import PreviewMatch, Recorded, SmokeCheck, Step, Target
+from ferryman.plan.custom_steps import CustomStepPlan
 from ferryman.plan.models import GatePlan, ServicePlan
 from ferryman.platform.models import InstanceRequest, RouteTable
+from ferryman.temporal.models.custom import ReleaseContext, StepRecord
 
 
 class _Msg(BaseModel):
@@ -122,6 +124,9 @@ class RegionResult(_Msg):
     services: tuple[ServiceOutcome, ...] = ()
     router_url: str = ""
     reason: str = ""
+    steps: tuple[StepRecord, ...] = Field(
+        default=(), description="Teams' region steps that succeeded (their compensation)."
+    )
 
     @property
     def versions(self) -> dict[str, str]:
@@ -142,6 +147,9 @@ class RegionDeployRequest(_Msg):
         promotion_gate: For ``switch``: the policy of its held promotion (None: anyone
             may promote).
         requested_by: Who started the release (separation of duties).
+        steps: For ``switch``: the teams' steps this region runs (before-region,
+            promotion, after-region).
+        context: The release the steps belong to (their payload's context).
     """
 
     release_id: str
@@ -156,6 +164,8 @@ class RegionDeployRequest(_Msg):
     attempt: int = Field(default=0, ge=0, description="Retries of this switch (keys differ).")
     promotion_gate: GatePlan | None = None
     requested_by: str = ""
+    steps: tuple[CustomStepPlan, ...] = ()
+    context: ReleaseContext | None = None
 
 
 class Decision(_Msg):
