@@ -19,6 +19,7 @@ from rich.text import Text
 from temporalio.client import Client, WorkflowFailureError
 
 from ferryman.cli.release_view import PlatformRow, hold_notices
+from ferryman.cli.steps_view import render_steps
 from ferryman.cli.terminal_view import live_display
 from ferryman.temporal.client.lookups import build_nodes
 from ferryman.temporal.client.releases import (
@@ -265,6 +266,7 @@ def render_progress(
     if regions:
         parts.append(render_regions(regions))
         parts.extend(render_analysis(regions))
+    parts += render_steps(progress)
     failure = f"release failed: {progress.error}"
     shown = [e for e in progress.events if not progress.error or e.message != failure]
     for event in shown[-events:]:

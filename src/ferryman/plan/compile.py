@@ -12,6 +12,7 @@ from ferryman.dag import topological_order
 from ferryman.deploy.strategies import BlueGreenOptions, ReplaceOptions, StrategyOptions
 from ferryman.errors import PlanError
 from ferryman.identity.models import Directory
+from ferryman.plan.custom_steps import compile_steps
 from ferryman.plan.gates import compile_gates
 from ferryman.plan.matrix import Leg, expand_matrix, node_id
 from ferryman.plan.models import (
@@ -310,6 +311,7 @@ def compile_plan(
         waves=_waves(env),
         keep_previous=rollout.keep_previous,
         on_failure=rollout.on_failure,
+        steps=compile_steps(env.steps, path.parent),
     )
     gates = compile_gates(environment, env, directory, len(deploy.ordered_waves()))
     return ReleasePlan(

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ferryman.deploy.strategies import ReplaceOptions, StrategyOptions
+from ferryman.plan.custom_steps import CustomStepPlan
 from ferryman.platform.models import DataPlane
 
 
@@ -186,6 +187,9 @@ class DeployPlan(_Plan):
     keep_previous: KeepPrevious = "until-done"
     on_failure: OnFailure = "rollback"
     gates: tuple[GatePlan, ...] = Field(default=(), description="Approval gates (level 4).")
+    steps: tuple[CustomStepPlan, ...] = Field(
+        default=(), description="Teams' own steps (activities, webhooks), in spec order."
+    )
 
     def gate_at(self, at: GatePointKind, wave: int | None = None) -> GatePlan | None:
         """The gate standing at ``at`` (and 1-based ``wave``), if any."""
@@ -209,8 +213,14 @@ class DeployPlan(_Plan):
 
 
 class ReleasePlan(_Plan):
-    """Everything a release does, from source to traffic."""
+    """Everything a release does, from source to traffic: the input of ``ReleaseWorkflow``.
 
+    Versioned (``schema_version``) as a contract: other-language clients and
+    parent workflows build it from its JSON Schema (``ferryman schema --json-schema
+    release-plan``).
+    """
+
+    schema_version: Literal[1] = Field(default=1, description="Version of this contract.")
     system: str
     environment: str
     version: str = Field(description="Version label routed to; default derived from the build.")

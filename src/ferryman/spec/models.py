@@ -36,6 +36,7 @@ from ferryman.deploy.steps import PreviewMatch, SmokeCheck
 from ferryman.deploy.strategies.blue_green import check_traffic_steps
 from ferryman.spec.analysis import AnalysisSpec
 from ferryman.spec.base import _Frozen, check_name
+from ferryman.spec.custom_steps import CustomStep
 from ferryman.spec.duration import Duration
 from ferryman.spec.gates import Gate
 from ferryman.spec.progressive import CanarySpec, ExperimentSpec
@@ -272,6 +273,9 @@ class Environment(_Frozen):
     rollout: Rollout = Field(default_factory=Rollout)
     gates: dict[str, Gate] = Field(
         default_factory=dict, description="Approval gates (level 4, see ferryman.spec.gates)."
+    )
+    steps: tuple[CustomStep, ...] = Field(
+        default=(), description="Teams' own steps: activities and webhooks at rollout points."
     )
 
     @field_validator("regions", "gates")

@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from ferryman.spec.duration import parse_duration
 from ferryman.spec.models import Spec
 
 GENERATED_BY = "ferryman schema --markdown > docs/spec.md"
@@ -150,6 +151,14 @@ environments:
       eu-west: {zones: [a, b, c]}
 ```
 """,
+    "environments.<name>.steps[]": """\
+A team's step runs an activity by name on the team's own task queue (a worker
+in any language serves it) or makes an HTTP call. Its JSON payload, input and
+result are described in [plugging in your team's step](plugging-in-your-step.md).
+A failed step follows `rollout.on-failure`; during a rollback, the steps that
+had succeeded run their `compensate`, in reverse order with the region
+restores. Durations are written as elsewhere (`90s`, `10m`, `1h30m`).
+""",
 }
 
 MEANINGS: dict[str, str] = {
@@ -250,6 +259,11 @@ def _type(annotation: Any, child: str) -> str:
     annotation, _ = _unwrap(annotation)
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        duration = any(getattr(m, "func", None) is parse_duration for m in args[1:])
+        return "duration" if duration else _type(args[0], child)
+    if getattr(annotation, "__name__", "") == "JsonValue":
+        return "any JSON"
     if _is_model(annotation):
         return f"mapping (`{child}`)"
     if origin is tuple:

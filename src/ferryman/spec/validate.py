@@ -19,6 +19,7 @@ from typing import Any
 from ferryman.dag import find_cycle
 from ferryman.errors import SpecIssue
 from ferryman.identity.models import Directory
+from ferryman.spec.custom_step_checks import check_custom_steps
 from ferryman.spec.gate_checks import check_gate_points, gate_approvers_check
 from ferryman.spec.models import Spec
 
@@ -342,6 +343,7 @@ CHECKS: tuple[Check, ...] = (
     check_needs_acyclic,
     check_canary_templates,
     check_gate_points,
+    check_custom_steps,
 )
 """Every semantic check, run in this order by ``run_checks``."""
 

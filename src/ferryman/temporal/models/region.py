@@ -7,8 +7,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ferryman.deploy.steps import PreviewMatch, Recorded, SmokeCheck, Step, Target
+from ferryman.plan.custom_steps import CustomStepPlan
 from ferryman.plan.models import GatePlan, ServicePlan
 from ferryman.platform.models import DataPlane, InstanceRequest, RouteTable
+from ferryman.temporal.models.custom import ReleaseContext, StepRecord
 
 
 class _Msg(BaseModel):
@@ -139,6 +141,9 @@ class RegionResult(_Msg):
     services: tuple[ServiceOutcome, ...] = ()
     router_url: str = ""
     reason: str = ""
+    steps: tuple[StepRecord, ...] = Field(
+        default=(), description="Teams' region steps that succeeded (their compensation)."
+    )
 
     @property
     def versions(self) -> dict[str, str]:
@@ -161,6 +166,9 @@ class RegionDeployRequest(_Msg):
         requested_by: Who started the release (separation of duties).
         data_plane: ``regional`` (one route swap) or ``zonal`` (a router per zone,
             switched by a two-phase commit).
+        steps: For ``switch``: the teams' steps this region runs (before-region,
+            promotion, after-region).
+        context: The release the steps belong to (their payload's context).
     """
 
     release_id: str
@@ -176,6 +184,8 @@ class RegionDeployRequest(_Msg):
     promotion_gate: GatePlan | None = None
     requested_by: str = ""
     data_plane: DataPlane = "regional"
+    steps: tuple[CustomStepPlan, ...] = ()
+    context: ReleaseContext | None = None
 
 
 class Decision(_Msg):

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ferryman.plan.models import ReleasePlan
 from ferryman.temporal.models.build import BuildResult
+from ferryman.temporal.models.custom import StepBookState, StepView
 from ferryman.temporal.models.gates import GateSnapshot
 from ferryman.temporal.models.region import Decision, RegionResult, ServiceRollout
 
@@ -86,6 +87,10 @@ class ReleaseProgress(_Msg):
         default="", description="What the release waits for (a lock, a person), and how to go on."
     )
     bake_until: str = Field(default="", description="When the current bake ends (ISO time).")
+    steps: tuple[StepView, ...] = Field(
+        default=(), description="Teams' steps (activities, webhooks): status, input, result."
+    )
+    schema_version: Literal[1] = Field(default=1, description="Version of this contract.")
 
 
 class Paused(_Msg):
@@ -129,6 +134,7 @@ class ReleaseCarry(_Msg):
     runs: int = Field(default=1, description="Runs of this release so far (1 + continues).")
     decisions: tuple[Decision, ...] = ()
     gates: GateSnapshot = Field(default_factory=GateSnapshot)
+    custom: StepBookState = Field(default_factory=StepBookState)
 
 
 class ReleaseContinuation(_Msg):
@@ -139,8 +145,12 @@ class ReleaseContinuation(_Msg):
 
 
 class ReleaseResult(_Msg):
-    """How a release ended (a failed release raises instead, after its compensation)."""
+    """How a release ended (a failed release raises instead, after its compensation).
 
+    The output of ``ReleaseWorkflow``, versioned (``schema_version``) as a contract.
+    """
+
+    schema_version: Literal[1] = Field(default=1, description="Version of this contract.")
     release_id: str
     version: str
     status: ReleaseStatus
@@ -148,3 +158,4 @@ class ReleaseResult(_Msg):
     regions: dict[str, RegionResult] = Field(default_factory=dict)
     router_urls: dict[str, str] = Field(default_factory=dict)
     error: str = ""
+    steps: tuple[StepView, ...] = Field(default=(), description="Teams' steps and their results.")

@@ -19,6 +19,7 @@ from ferryman.temporal.activities.build import BUILD_ACTIVITIES
 from ferryman.temporal.activities.deploy import DeployActivities, ProviderFactory
 from ferryman.temporal.activities.lock import LockActivities
 from ferryman.temporal.activities.notify import NotifyActivities
+from ferryman.temporal.activities.webhook import WEBHOOK_ACTIVITIES
 from ferryman.temporal.names import TASK_QUEUE, build_task_queue, region_task_queue
 from ferryman.temporal.workflows.build import BuildWorkflow
 from ferryman.temporal.workflows.lock import ReleaseLockWorkflow
@@ -64,7 +65,11 @@ def central_workers(
             client,
             task_queue=central,
             workflows=list(WORKFLOWS),
-            activities=[*LockActivities(client).all(), *NotifyActivities().all()],
+            activities=[
+                *LockActivities(client).all(),
+                *NotifyActivities().all(),
+                *WEBHOOK_ACTIVITIES,
+            ],
         )
     ]
     for runs_on in ("", *build_platforms):
@@ -103,5 +108,5 @@ def region_worker(
     return Worker(
         client,
         task_queue=region_task_queue(region, central),
-        activities=[*DeployActivities(providers).all(), *judges],
+        activities=[*DeployActivities(providers).all(), *judges, *WEBHOOK_ACTIVITIES],
     )

@@ -81,6 +81,7 @@ with workflow.unsafe.imports_passed_through():
     from ferryman.temporal.names import PHASE, region_task_queue
     from ferryman.temporal.workflows import switching
     from ferryman.temporal.workflows.analysis import PROGRESSIVE, Progressive
+    from ferryman.temporal.workflows.custom_steps import RegionSteps
     from ferryman.temporal.workflows.gates import GateKeeper, rejected_error
     from ferryman.temporal.workflows.saga import settle
 
@@ -132,6 +133,7 @@ class RegionDeployWorkflow:
         self._progressive = Progressive(self)
         self._gates = GateKeeper()
         self._gate = OPEN_PROMOTION
+        self._custom = RegionSteps()
 
     # --- humans: an Update with a validator, and a query ------------------------------------
 
@@ -235,6 +237,7 @@ class RegionDeployWorkflow:
         self._queue = region_task_queue(request.region, workflow.info().task_queue)
         self._phase = "deploying"
         self._gate = request.promotion_gate or OPEN_PROMOTION
+        self._custom.setup(request, self._queue)
         self._gates.setup(
             [self._gate],
             release_id=request.release_id,
@@ -267,7 +270,10 @@ class RegionDeployWorkflow:
         self._ahead = [step for rollout in rollouts for step in rollout.switch]
         self._planned = True
         attempted: list[list[Step]] = []
+        if all(rollout.unchanged for rollout in rollouts):
+            self._custom.skip()
         try:
+            await self._custom.run_point("before-region")
             for index, (target, rollout) in enumerate(zip(targets, rollouts, strict=True)):
                 steps: list[Step] = []
                 attempted.append(steps)
@@ -282,6 +288,7 @@ class RegionDeployWorkflow:
                     raise ApplicationError(problem, non_retryable=True)
                 self._set(target.service, phase="switched", step="")
                 self._zones(target.service, "live", after)
+            await self._custom.run_point("after-region")
             if request.finalize_now:
                 for target, rollout, steps in zip(targets, rollouts, attempted, strict=True):
                     await self._run_steps(target, rollout.finalize, "finalize", steps)
@@ -293,7 +300,9 @@ class RegionDeployWorkflow:
             )
             self._phase = "rolling-back"
             done = list(zip(targets, recorded, attempted, strict=False))
+            await settle(self._custom.undo(self._custom.records, after_switch=True))
             await settle(self._restore_all(done, reason))
+            await settle(self._custom.undo(self._custom.records, after_switch=False))
             if isinstance(exc, asyncio.CancelledError):
                 raise
             kind = exc.type if isinstance(exc, ApplicationError) else None
@@ -322,6 +331,7 @@ class RegionDeployWorkflow:
             status="unchanged" if unchanged else ("finalized" if finalized else "switched"),
             services=tuple(outcomes),
             router_url=self._router_url,
+            steps=self._custom.records,
         )
 
     async def _follow_up(self, request: RegionDeployRequest) -> RegionResult:
@@ -335,14 +345,16 @@ class RegionDeployWorkflow:
         if request.action == "finalize":
             return await self._finalize(previous)
         restored = []
+        await self._custom.undo(previous.steps, after_switch=True)
         for outcome in reversed(previous.services):
             steps = restore_steps(outcome.recorded, outcome.target, outcome.done)
             await self._run_steps(outcome.target, steps, "restore", [])
             self._set(outcome.service, phase="restored", step="")
             self._zones(outcome.service, "restored", await self._state(outcome.service))
             restored.append(outcome.model_copy(update={"status": "restored", "finalize": ()}))
+        await self._custom.undo(previous.steps, after_switch=False)
         return previous.model_copy(
-            update={"status": "restored", "services": tuple(reversed(restored))}
+            update={"status": "restored", "services": tuple(reversed(restored)), "steps": ()}
         )
 
     async def _finalize(self, result: RegionResult) -> RegionResult:
@@ -384,6 +396,8 @@ class RegionDeployWorkflow:
         attempt = f".{request.attempt}" if request.attempt else ""
         key = f"{request.release_id}/{request.region}/{target.service}/{action}{attempt}"
         for index, step in enumerate(steps):
+            if action == "switch":
+                await self._custom.before(step, target.version)
             attempted.append(step)
             self._set(target.service, phase=step.kind, step=describe(step))
             await self._execute(target, step, f"{key}/{index}")

@@ -30,9 +30,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
@@ -47,21 +47,25 @@ with workflow.unsafe.imports_passed_through():
     from ferryman.approvals.policy import GateDecision, describe_close
     from ferryman.approvals.views import GateView
     from ferryman.build.report import failure_summary
+    from ferryman.plan.custom_steps import CustomStepPlan, for_region
     from ferryman.plan.models import GatePlan, ReleasePlan
     from ferryman.plan.release import (
         Bake,
         BuildStep,
+        CustomStep,
         DeployWave,
         Finalize,
         Gate,
         ReleaseStep,
-        compensation,
+        RestoreRegions,
         release_steps,
+        undo_order,
     )
     from ferryman.plan.version import derive_version
     from ferryman.temporal.activities.lock import LockActivities
     from ferryman.temporal.failures import failure_message
     from ferryman.temporal.models.build import BuildRequest, BuildResult
+    from ferryman.temporal.models.custom import ReleaseContext, StepRecord, StepView
     from ferryman.temporal.models.lock import LockInput, LockRequest
     from ferryman.temporal.models.region import (
         Decision,
@@ -93,12 +97,14 @@ with workflow.unsafe.imports_passed_through():
         region_deploy_id,
     )
     from ferryman.temporal.workflows.build import BuildWorkflow
+    from ferryman.temporal.workflows.custom_steps import STEP_PROGRESS, StepBook, StepRunner
     from ferryman.temporal.workflows.gates import GateKeeper, rejection_of
     from ferryman.temporal.workflows.region import RegionDeployWorkflow
     from ferryman.temporal.workflows.saga import settle, was_cancelled
 
 FAILURES = (ActivityError, ApplicationError, ChildWorkflowError)
 EVENTS_KEPT = 200
+T = TypeVar("T")
 
 
 class RollbackRequested(Exception):
@@ -148,6 +154,8 @@ class ReleaseWorkflow:
         self._rollback: Decision | None = None
         self._abort: Decision | None = None
         self._gates = GateKeeper()
+        self._book = StepBook()
+        self._runner = StepRunner(self._report_step)
 
     # --- humans: Updates with validators, signals from the lock, a query -------------------
 
@@ -167,8 +175,9 @@ class ReleaseWorkflow:
             events=tuple(self._events),
             router_urls=dict(self._routers),
             error=self._error,
-            waiting_for=self._waiting_for,
+            waiting_for=self._waiting_for or self._book.waiting(),
             bake_until=self._bake_until,
+            steps=self._book.views(),
         )
 
     @workflow.signal
@@ -254,6 +263,11 @@ class ReleaseWorkflow:
     def lock_refused(self, holder: str) -> None:
         """Another release holds the lock and this one asked not to wait."""
         self._lock_refused = holder
+
+    @workflow.signal(name=STEP_PROGRESS)
+    def step_progress(self, view: StepView) -> None:
+        """A region deploy's step changed (its view, for progress and the log)."""
+        self._note_step(view)
 
     @workflow.update
     def decide(self, decision: GateDecision) -> str:
@@ -373,11 +387,13 @@ class ReleaseWorkflow:
                 await self._checkpoint(plan)  # what people asked while it waited in the queue
             await self._deploy_wave(plan, step, step.regions)
         elif isinstance(step, Bake):
-            await self._bake(step)
+            await self._under_policy(plan, lambda: self._bake(step))
         elif isinstance(step, Finalize):
             await self._finalize(plan, step.regions)
         elif isinstance(step, Gate):
             await self._gate(step.gate)
+        elif isinstance(step, CustomStep):
+            await self._under_policy(plan, lambda: self._custom_step(step.step))
 
     async def _gate(self, gate: GatePlan) -> None:
         self._set_phase("awaiting-approval")
@@ -463,9 +479,10 @@ class ReleaseWorkflow:
             regions=dict(self._results),
             router_urls=dict(self._routers),
             error=self._error,
+            steps=self._book.views(),
         )
 
-    async def _interruptible(self, work: Awaitable[BuildResult]) -> BuildResult:
+    async def _interruptible(self, work: Awaitable[T]) -> T:
         task = asyncio.ensure_future(work)
         await workflow.wait_condition(lambda: task.done() or self._rollback is not None)
         if not task.done():
@@ -480,12 +497,69 @@ class ReleaseWorkflow:
         until = workflow.now() + timedelta(seconds=step.seconds)
         self._bake_until = until.isoformat()
         self._log(f"wave {step.wave + 1} baking for {step.seconds:g}s")
-        with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(
-                lambda: self._rollback is not None or self._abort is not None,
-                timeout=timedelta(seconds=step.seconds),
-            )
+        stop = lambda: self._rollback is not None or self._abort is not None  # noqa: E731
+        if step.checks:
+            checks = [check.model_copy(update={"wave": step.wave + 1}) for check in step.checks]
+            records = await self._runner.during(checks, step.seconds, stop, self._run_step)
+            for record in records:
+                self._book.done(record)
+        else:
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(stop, timeout=timedelta(seconds=step.seconds))
         self._bake_until = ""
+
+    # --- teams' steps ---------------------------------------------------------------------------
+
+    async def _custom_step(self, step: CustomStepPlan) -> None:
+        self._book.done(await self._interruptible(self._run_step(step)))
+
+    def _run_step(self, step: CustomStepPlan) -> Awaitable[StepRecord]:
+        return self._runner.run(
+            step,
+            self._context(),
+            key=f"{self._id}/step/{step.name}" + (f"/{step.wave}" if step.wave else ""),
+            webhook_queue=workflow.info().task_queue,
+            position=len(self._touched),
+        )
+
+    async def _under_policy(self, plan: ReleasePlan, work: Callable[[], Awaitable[None]]) -> None:
+        """Run ``work``; with ``on_failure: pause`` a failure pauses, and ``resume`` reruns it."""
+        while True:
+            try:
+                return await work()
+            except FAILURES as exc:
+                if plan.deploy.on_failure != "pause" or rejection_of(exc) is not None:
+                    raise
+                reason = failure_message(exc)
+                self._log(f"{reason}; pausing for a person")
+                self._paused = Paused(by="ferryman", reason=reason)
+                await self._wait_while_paused(plan)
+
+    def _context(self) -> ReleaseContext:
+        plan = self._plan
+        assert plan is not None
+        return ReleaseContext(
+            release_id=self._id,
+            system=plan.system,
+            environment=plan.environment,
+            version=self._version,
+            versions={r.service.name: r.version for r in self._rollouts},
+        )
+
+    async def _report_step(self, view: StepView) -> None:
+        self._note_step(view)
+
+    def _note_step(self, view: StepView) -> None:
+        line = self._book.note(view)
+        if line:
+            self._log(line)
+        self._memo()
+
+    async def _compensate(self, key: str) -> None:
+        record = self._book.undone(key)
+        if record is not None:
+            queue = workflow.info().task_queue
+            await self._runner.compensate(record, self._context(), webhook_queue=queue)
 
     # --- continue-as-new ------------------------------------------------------------------------
 
@@ -517,6 +591,7 @@ class ReleaseWorkflow:
             runs=self._runs + 1,
             decisions=tuple(self._decisions),
             gates=self._gates.snapshot(),
+            custom=self._book.state(),
         )
         workflow.continue_as_new(ReleaseContinuation(plan=plan, carry=carry))
 
@@ -539,6 +614,7 @@ class ReleaseWorkflow:
         self._runs = carry.runs
         self._decisions = list(carry.decisions)
         self._gates.load(carry.gates)
+        self._book.load(carry.custom)
 
     # --- the environment's lock -----------------------------------------------------------------
 
@@ -651,6 +727,7 @@ class ReleaseWorkflow:
             action=action,
             promotion_gate=plan.deploy.gate_at("promotion"),
             requested_by=plan.requested_by,
+            context=self._context(),
             **fields,
         )
         attributes = [
@@ -688,6 +765,7 @@ class ReleaseWorkflow:
                     services=self._rollouts,
                     finalize_now=step.finalize_now,
                     attempt=attempt,
+                    steps=for_region(plan.deploy.steps, region),
                 )
             )
         self._memo()
@@ -772,19 +850,33 @@ class ReleaseWorkflow:
         self._memo()
 
     async def _undo(self) -> None:
-        """Restore every switched region, the last wave first; shielded from cancellation."""
+        """Restore every switched region and compensate teams' steps, the last done first.
+
+        Shielded from cancellation.
+        """
         plan = self._plan
         assert plan is not None
-        touched = [(w, r) for w, r in self._touched if r in self._results]
-        groups = [
-            tuple(r for r in group if self._results[r].status not in ("unchanged", "restored"))
-            for group in compensation(touched)
-        ]
-        groups = [group for group in groups if group]
-        if not groups:
+        order = []
+        for item in undo_order(self._touched, self._book.to_undo()):
+            if isinstance(item, RestoreRegions):
+                group = tuple(
+                    r
+                    for r in item.regions
+                    if r in self._results
+                    and self._results[r].status not in ("unchanged", "restored")
+                )
+                if not group:
+                    continue
+                item = RestoreRegions(regions=group)
+            order.append(item)
+        if not order:
             return
         self._set_phase("rolling-back")
-        for group in groups:
+        for item in order:
+            if not isinstance(item, RestoreRegions):
+                await settle(self._compensate(item.step))
+                continue
+            group = item.regions
             self._log(f"restoring {', '.join(group)}")
             for region in group:
                 self._regions[region] = "restoring"
