@@ -29,8 +29,14 @@ from ferryman.server.web.layout import (
 )
 from ferryman.temporal.client.gates import GateRefused, pending_gates, release_audit
 from ferryman.temporal.client.lookups import build_nodes, release_plan
-from ferryman.temporal.client.releases import region_progress, release_progress
-from ferryman.temporal.client.views import build_result, describe, region_analysis, status_name
+from ferryman.temporal.client.releases import release_progress
+from ferryman.temporal.client.views import (
+    build_result,
+    describe,
+    region_actions,
+    region_analysis,
+    status_name,
+)
 from ferryman.temporal.models.analysis import AnalysisRecord
 from ferryman.temporal.models.build import BuildResult
 from ferryman.temporal.models.region import RegionProgress, ZoneView
@@ -208,6 +214,45 @@ def world_view(
     return cards, colours
 
 
+def merged_view(actions: dict[str, RegionProgress]) -> RegionProgress | None:
+    """One view of a region from its switch and the finalize or restore after it.
+
+    The switch's view has the traffic split and the versions in each zone; a
+    later action's phase, steps and zones win where it reports them, and a
+    finished finalize leaves only the new version running.
+    """
+    switch = actions.get("switch")
+    later = actions.get("restore") or actions.get("finalize")
+    if switch is None or later is None:
+        return later or switch
+    by_service = {s.service: s for s in later.services}
+    services = []
+    for service in switch.services:
+        after = by_service.get(service.service)
+        if after is None:
+            services.append(service)
+            continue
+        reported = any(z.status != "pending" or z.versions for z in after.zones)
+        zones = after.zones if reported else service.zones
+        if not reported and later.action == "finalize" and later.phase == "done":
+            zones = tuple(
+                z.model_copy(update={"versions": (service.version,), "status": "live"})
+                for z in service.zones
+            )
+        services.append(
+            service.model_copy(
+                update={
+                    "phase": after.phase,
+                    "step": after.step,
+                    "zones": zones,
+                    "weights": after.weights or service.weights,
+                    "error": after.error or service.error,
+                }
+            )
+        )
+    return later.model_copy(update={"services": tuple(services)})
+
+
 def _seconds(stamp: str) -> float:
     try:
         return datetime.fromisoformat(stamp).timestamp()
@@ -263,7 +308,11 @@ async def release_page(
         return page
     page.events = list(progress.events)
     started = [r for r, state in progress.regions.items() if state != "pending"]
-    regions = await region_progress(client, release_id, started)
+    regions = [
+        view
+        for region in started
+        if (view := merged_view(await region_actions(client, release_id, region))) is not None
+    ]
     page.waves, page.colours = world_view(progress, regions)
     analysis = await region_analysis(client, release_id, started)
     records = {region: list(view.records) for region, view in analysis.items()}

@@ -29,6 +29,7 @@ from ferryman.errors import ReleaseError
 from ferryman.temporal.client.releases import QUERY_TIMEOUT
 from ferryman.temporal.models.analysis import AnalysisView
 from ferryman.temporal.models.build import BuildResult
+from ferryman.temporal.models.region import RegionProgress
 from ferryman.temporal.names import ENV, PHASE, SYSTEM, VERSION, build_id, region_deploy_id
 from ferryman.temporal.workflows.region import RegionDeployWorkflow
 
@@ -148,4 +149,24 @@ async def region_analysis(
             continue
         if view.records:
             views[region] = view
+    return views
+
+
+async def region_actions(client: Client, release_id: str, region: str) -> dict[str, RegionProgress]:
+    """The progress of each of a region's deploys that answers, by action.
+
+    The switch carries the traffic split and the versions it left in each
+    zone; a finalize or restore says what happened to them afterwards.
+    """
+    views: dict[str, RegionProgress] = {}
+    for action in ("switch", "finalize", "restore"):
+        handle = client.get_workflow_handle_for(
+            RegionDeployWorkflow.run, region_deploy_id(release_id, region, action)
+        )
+        try:
+            views[action] = await handle.query(
+                RegionDeployWorkflow.progress, rpc_timeout=QUERY_TIMEOUT
+            )
+        except (RPCError, WorkflowQueryFailedError):
+            continue
     return views
