@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from temporalio.client import Client
 
 from ferryman.approvals.policy import GateDecision
 from ferryman.errors import ReleaseError
@@ -26,6 +27,7 @@ from ferryman.server.web.session import Session, csrf_matches, fingerprint, new_
 from ferryman.server.web.templating import release_url, render
 from ferryman.temporal.client import decisions
 from ferryman.temporal.client.gates import GateRefused, decide
+from ferryman.temporal.client.views import describe, status_name
 from ferryman.temporal.models.region import Decision
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
@@ -35,7 +37,13 @@ VERDICTS = {"approve": "approve", "reject": "reject"}
 
 
 def answer(
-    request: Request, message: str, *, back: str, status: int = 200, kind: str = "ok", **extra: Any
+    request: Request,
+    message: str,
+    status: int = 200,
+    kind: str = "ok",
+    *,
+    back: str,
+    **extra: Any,
 ) -> Response:
     """Tell the client what happened: a redirect with a message for browsers, else JSON."""
     if wants_html(request):
@@ -43,8 +51,22 @@ def answer(
         found.update(found.session.with_flash(message, "ok" if status < 400 else "error"))
         return keep_session(request, RedirectResponse(back, status_code=303))
     if status >= 400:
-        return JSONResponse({"error": message, "kind": kind}, status_code=status)
-    return JSONResponse({"answer": message, **extra}, status_code=status)
+        return keep_session(request, JSONResponse({"error": message, "kind": kind}, status))
+    return keep_session(request, JSONResponse({"answer": message, **extra}, status))
+
+
+async def _refusal(
+    client: Client, release_id: str, action: str, exc: ReleaseError
+) -> tuple[str, int, str]:
+    """(message, status, kind) of a refused action: 404 without the release, else 409."""
+    description = await describe(client, release_id)
+    if description is None:
+        return f"{action} refused: no release {release_id!r}", 404, "not-found"
+    message = str(exc)
+    if "no running release" in message:
+        state = status_name(description.status)
+        message = f"{action} refused: {release_id} already finished ({state})"
+    return message, 409, "conflict"
 
 
 @router.get("/login")
@@ -131,7 +153,5 @@ async def steer(request: Request, release_id: str, action: str, who: Actor) -> R
         else:
             said = await decisions.steer(client, release_id, action, decision)
     except ReleaseError as exc:
-        missing = "no release" in str(exc) or "no running release" in str(exc)
-        status, kind = (404, "not-found") if missing else (409, "conflict")
-        return answer(request, str(exc), back=back, status=status, kind=kind)
+        return answer(request, *await _refusal(client, release_id, action, exc), back=back)
     return answer(request, f"{action}: {said}", back=back, action=action, user=who.user)

@@ -379,11 +379,11 @@ class ReleaseWorkflow:
         self._set_phase("awaiting-approval")
         self._log(f"gate {gate.name} ({gate.point}) waits for {gate.required} approval(s)")
         status = await self._gates.hold(
-            gate.name, lambda: self._rollback is not None, self._version
+            gate.name, lambda: self._rollback is not None or self._abort is not None, self._version
         )
         outcome = describe_close(self._gates.state(gate.name))
         if status == "cancelled":
-            raise RollbackRequested
+            raise AbortRequested if self._rollback is None else RollbackRequested
         if status != "approved":
             raise GateRejected(f"gate {gate.name} {outcome}")
         self._log(f"gate {gate.name} passed: {outcome}")
