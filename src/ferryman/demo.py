@@ -27,6 +27,7 @@ from pathlib import Path
 
 import httpx
 from rich.console import Console
+from temporalio.client import Client
 
 from ferryman import paths
 from ferryman.cli.context import serve_regions_on_dev_stack
@@ -221,6 +222,28 @@ async def _gated_release(info: StackInfo, spec_file: Path, env: str) -> None:
         highlight=False,
         soft_wrap=True,
     )
+    console.print(
+        f"  follow and approve it in the dashboard: {info.server_url}/releases/{handle.id}\n"
+        f"    (log in with demo-approver's token from {tokens}; every pending gate: "
+        f"{info.server_url}/gates)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if sys.stdin.isatty() and sys.stdout.isatty() and await _decided_by_a_person(client, handle.id):
+        console.print("  [green]decided[/] in the dashboard")
+    else:
+        await _approve_over_http(url, body, config)
+    result, error = await follow(client, handle, console)
+    if result is None or result.status != "succeeded":
+        raise FerrymanError(f"{handle.id} did not succeed: {error or (result and result.error)}")
+    console.print(
+        f"\n[green]released[/] to {env} after the approval (`ferryman audit {handle.id}`):"
+    )
+    show_served(result.router_urls, host="checkout")
+
+
+async def _approve_over_http(url: str, body: str, config: Path) -> None:
+    """Approve the gate as demo-approver through the HTTP API."""
     token = demo_token("demo-approver", config)
     async with httpx.AsyncClient(timeout=30) as http:
         response = await http.post(
@@ -231,13 +254,19 @@ async def _gated_release(info: StackInfo, spec_file: Path, env: str) -> None:
     if response.status_code != 200:
         raise FerrymanError(f"the approval was refused: {response.json().get('error')}")
     console.print(f"  [green]approved[/] over HTTP as demo-approver: {response.json()['answer']}")
-    result, error = await follow(client, handle, console)
-    if result is None or result.status != "succeeded":
-        raise FerrymanError(f"{handle.id} did not succeed: {error or (result and result.error)}")
-    console.print(
-        f"\n[green]released[/] to {env} after the approval (`ferryman audit {handle.id}`):"
-    )
-    show_served(result.router_urls, host="checkout")
+
+
+async def _decided_by_a_person(client: Client, release_id: str) -> bool:
+    """Wait until someone decides the gate (True), or for Enter to let the demo (False)."""
+    console.print("  waiting for a decision there; press Enter to let the demo approve it…")
+    enter = asyncio.ensure_future(asyncio.to_thread(sys.stdin.readline))
+    while not enter.done():
+        if not await pending_gates(client, release_id):
+            console.print("  (press Enter to go on)")
+            await enter
+            return True
+        await asyncio.wait({enter}, timeout=1)
+    return False
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,6 +22,7 @@ def print_stack(info: StackInfo) -> None:
         console.print(f"Web UI        {info.ui_url}")
     console.print(f"local agent   {info.agent_url}")
     if info.server_url:
+        console.print(f"dashboard     {info.server_url}/releases  (log in with a user's token)")
         console.print(f"HTTP API      {info.server_url}  (pending gates: /api/v1/gates)")
     if info.prometheus_url:
         console.print(f"Prometheus    {info.prometheus_url}")

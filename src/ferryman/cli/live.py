@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 from temporalio.client import Client, WorkflowFailureError
 
+from ferryman.cli.outcome import build_line
 from ferryman.cli.release_view import PlatformRow, hold_notices
 from ferryman.cli.steps_view import render_steps
 from ferryman.cli.terminal_view import live_display
@@ -253,6 +254,8 @@ def render_progress(
         f"  version {progress.version or '…'}",
     )
     parts: list[Table | Text] = [header]
+    if (summary := build_line(progress)) is not None:
+        parts.append(summary)
     if progress.nodes:
         nodes = Table("build node", "status", box=None, padding=(0, 2))
         for node, status in progress.nodes.items():

@@ -18,6 +18,7 @@ from ferryman.cli.context import (
     serve_regions_on_dev_stack,
 )
 from ferryman.cli.live import follow, poll, render_progress
+from ferryman.cli.outcome import EXIT_HELP, EXIT_NOT_FOUND, exit_code
 from ferryman.cli.release_view import (
     PlatformRow,
     agent_url,
@@ -34,10 +35,12 @@ from ferryman.plan.compile import compile_plan
 from ferryman.spec.load import load_spec, spec_file
 from ferryman.temporal.client.lookups import release_plan, release_result
 from ferryman.temporal.client.releases import recent_releases, start_release
+from ferryman.temporal.client.views import describe
 from ferryman.temporal.models.region import RegionProgress
+from ferryman.temporal.workflows.release import ReleaseWorkflow
 
 
-@app.command()
+@app.command(epilog=EXIT_HELP)
 def release(
     file: Path = typer.Argument(
         ..., help="The ferryman.yaml to release (or a directory holding one)."
@@ -53,7 +56,7 @@ def release(
     temporal_address: str | None = AddressOption,
     namespace: str | None = NamespaceOption,
 ) -> None:
-    """Build and deploy FILE to an environment, following progress live (exit 1 if rejected)."""
+    """Build and deploy FILE to an environment, following progress live (see the exit codes)."""
     file = spec_file(file)
     config = directory()
     user = current_user(required=False) or ""
@@ -76,8 +79,8 @@ def release(
             for hint in instance_log_hints(error, paths.agent_dir() / "logs"):
                 err_console.print(hint, markup=False, highlight=False, soft_wrap=True)
             raise failed
-        if result.status == "rejected":
-            raise fail(f"{handle.id} rejected: {result.error}")
+        if result.status not in ("succeeded", "unchanged"):
+            raise fail(f"{handle.id} {result.status}: {result.error}", exit_code(result))
         services = await region_services(agent_url(), plan.environment)
         for line in served_lines(result, services):
             console.print(line, markup=False, highlight=False, soft_wrap=True)
@@ -86,9 +89,15 @@ def release(
     raise typer.Exit(run(go()))
 
 
-@app.command()
+@app.command(epilog=EXIT_HELP + " Without --watch: 0 shown, 4 no such release.")
 def status(
     release_id: str | None = typer.Argument(None, help="A release id; default: list recent ones."),
+    watch: bool = typer.Option(
+        False,
+        "--watch",
+        "-w",
+        help="Follow the release live until it ends; exit with its outcome (codes below).",
+    ),
     agent: str | None = typer.Option(
         None,
         "--agent-url",
@@ -100,6 +109,11 @@ def status(
 ) -> None:
     """Show one release in detail (beside what the platform serves now), or list recent ones."""
 
+    if watch:
+        if release_id is None:
+            raise fail("--watch needs a release id (see `ferryman status` for recent ones)", 2)
+        raise typer.Exit(run(watch_release(release_id, temporal_address, namespace)))
+
     async def go() -> None:
         client = await client_for(temporal_address, namespace)
         if release_id is None:
@@ -110,7 +124,10 @@ def status(
             return
         progress, regions, source = await poll(client, release_id)
         if progress is None and source == "none":
-            raise fail(f"no release {release_id!r} (see `ferryman status` for recent ones)")
+            raise fail(
+                f"no release {release_id!r} (see `ferryman status` for recent ones)",
+                EXIT_NOT_FOUND,
+            )
         if source == "server":
             console.print(
                 "[yellow]no worker answered; showing what the server recorded last[/]"
@@ -124,6 +141,25 @@ def status(
         show_platform(rows)
 
     run(go())
+
+
+async def watch_release(release_id: str, address: str | None, namespace: str | None) -> int:
+    """Follow a running (or finished) release live; returns its exit code."""
+    client = await client_for(address, namespace)
+    if await describe(client, release_id) is None:
+        raise fail(f"no release {release_id!r} (see `ferryman status`)", EXIT_NOT_FOUND)
+    handle = client.get_workflow_handle_for(ReleaseWorkflow.run, release_id)
+    result, error = await follow(client, handle, console)
+    code = exit_code(result)
+    if result is None:
+        err_console.print(f"[bold red]error:[/] {release_id} failed: {error}", highlight=False)
+    elif code:
+        err_console.print(
+            f"[bold red]error:[/] {release_id} {result.status}: {result.error}", highlight=False
+        )
+    else:
+        console.print(f"[green]{release_id} {result.status}[/]")
+    return code
 
 
 async def platform_now(

@@ -1,4 +1,4 @@
-"""``ferryman server``: the HTTP API (pending gates, decisions, Slack interactivity)."""
+"""``ferryman server``: the dashboard and the HTTP API (gates, decisions, Slack interactivity)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,11 @@ def server(
     port: int = typer.Option(DEFAULT_PORT, help="Port to listen on."),
     temporal_address: str | None = AddressOption,
     namespace: str | None = NamespaceOption,
+    temporal_ui: str | None = typer.Option(
+        None,
+        envvar="FERRYMAN_TEMPORAL_UI",
+        help="Base URL of the Temporal Web UI, for the dashboard's links to raw histories.",
+    ),
 ) -> None:
-    """Serve the HTTP API: pending gates, approve/reject with a bearer token, Slack buttons."""
-    serve(host, port, connection(temporal_address, namespace))
+    """Serve the dashboard (/releases, /gates) and the HTTP API (gates, decisions, Slack)."""
+    serve(host, port, connection(temporal_address, namespace), temporal_ui)

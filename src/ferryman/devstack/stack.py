@@ -233,6 +233,7 @@ class DevStack:
             "--port", str(self.config.server_port),
             "--temporal-address", info.temporal_address,
             "--namespace", info.namespace,
+            *(["--temporal-ui", info.ui_url] if info.ui_url else []),
         ]  # fmt: skip
         process = spawn(argv, log, env={"FERRYMAN_HOME": str(paths.home())})
         wait_until(lambda: http_ok(f"{info.server_url}/healthz"), 30, "HTTP API", process, log)

@@ -4,7 +4,15 @@
 token hashes); ``config`` reads and writes ``$FERRYMAN_HOME/config.yaml``.
 """
 
-from ferryman.identity.models import Directory, SlackSettings, User
+from ferryman.identity.models import DashboardSettings, Directory, SlackSettings, User
 from ferryman.identity.tokens import hash_token, new_token, verify_token
 
-__all__ = ["Directory", "SlackSettings", "User", "hash_token", "new_token", "verify_token"]
+__all__ = [
+    "DashboardSettings",
+    "Directory",
+    "SlackSettings",
+    "User",
+    "hash_token",
+    "new_token",
+    "verify_token",
+]

@@ -77,8 +77,19 @@ class SlackSettings(_Frozen):
     channel: str | None = None
 
 
+class DashboardSettings(_Frozen):
+    """How the dashboard (``ferryman server``) treats people who have not logged in.
+
+    Attributes:
+        anonymous_read: Let anyone who reaches the server read its pages (releases,
+            gates, audit trails); deciding and steering still need a login.
+    """
+
+    anonymous_read: bool = Field(default=False, alias="anonymous-read")
+
+
 class Directory(_Frozen):
-    """A ferryman config: users, groups, this CLI's token file and the Slack app."""
+    """A ferryman config: users, groups, this CLI's token file, the Slack app, the dashboard."""
 
     users: dict[str, User] = Field(default_factory=dict)
     groups: dict[str, tuple[str, ...]] = Field(default_factory=dict)
@@ -86,6 +97,7 @@ class Directory(_Frozen):
         default=None, alias="token-file", description="This CLI's token, relative to the config."
     )
     slack: SlackSettings = Field(default_factory=SlackSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
 
     @field_validator("users", "groups")
     @classmethod

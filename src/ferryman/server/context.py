@@ -13,6 +13,7 @@ from ferryman import paths
 from ferryman.identity.config import config_path, load_directory
 from ferryman.identity.models import Directory
 from ferryman.server.replay import ReplayGuard
+from ferryman.server.web.session import Sessions, load_secret
 from ferryman.temporal.client.connection import Connection, connect
 
 
@@ -25,12 +26,16 @@ class ServerSettings:
         config: The ferryman config (default: ``$FERRYMAN_CONFIG`` or ``$FERRYMAN_HOME``'s).
         state_dir: Where the Slack replay guard keeps what it saw.
         client: An already connected client (tests pass one).
+        temporal_ui: The Temporal Web UI's base URL, for links to raw histories.
+        session_secret: Signs dashboard sessions (default: kept in ``state_dir``).
     """
 
     connection: Connection = field(default_factory=Connection.from_env)
     config: Path | None = None
     state_dir: Path | None = None
     client: Client | None = None
+    temporal_ui: str | None = None
+    session_secret: str | None = None
 
 
 class ServerContext:
@@ -45,6 +50,11 @@ class ServerContext:
         self._mtime: float | None = None
         state = settings.state_dir or paths.home() / "server"
         self.replays = ReplayGuard(state / "slack-seen.sqlite")
+        self._sessions = Sessions(settings.session_secret or load_secret(state / "session-key"))
+
+    def sessions(self) -> Sessions:
+        """Signs and checks the dashboard's session cookies."""
+        return self._sessions
 
     async def client(self) -> Client:
         """The Temporal client, connected on first use."""
