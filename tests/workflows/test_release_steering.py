@@ -92,3 +92,35 @@ async def test_abort_at_a_gate_stops_there_and_keeps_what_switched(saga: Saga) -
     assert saga.serving("eu-1") == {"v2": 100} and saga.running("eu-1") == {"v2"}
     for region in ("eu-2", "eu-3"):
         assert saga.serving(region) == {"v1": 100} and saga.running(region) == {"v1"}
+
+
+async def test_a_restored_regions_cleanup_does_not_hold_back_the_next_regions_routes(
+    saga: Saga, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Routes go back wave after wave; retiring the new version in a restored region comes after."""
+    saga.provider.unhealthy_zones = {"eu-3/a"}
+    held = asyncio.Event()
+    retire = saga.provider.retire
+
+    async def hold_eu2_cleanup(key: str, region: str, zone: str, service: str, v: str) -> int:
+        if region == "eu-2" and "/restore/" in key:
+            await held.wait()
+        return await retire(key, region, zone, service, v)
+
+    monkeypatch.setattr(saga.provider, "retire", hold_eu2_cleanup)
+    handle = await saga.start(saga.plan("v2"))
+    for _ in range(800):
+        if saga.restored_order() == ["eu-2", "eu-1"]:
+            break
+        await asyncio.sleep(0.025)
+    assert saga.restored_order() == ["eu-2", "eu-1"], "eu-1's routes waited for eu-2's cleanup"
+    assert saga.serving("eu-1") == {"v1": 100} and saga.serving("eu-2") == {"v1": 100}
+    assert "v2" in saga.running("eu-2"), "eu-2's v2 is retired after every region's routes"
+    progress = await handle.query(ReleaseWorkflow.progress)
+    assert progress.phase == "rolling-back", "the release waits for its cleanups"
+    held.set()
+    with pytest.raises(WorkflowFailureError) as failure:
+        await handle.result()
+    assert str(failure.value.cause).endswith("restored eu-2, eu-1")
+    for region in REGIONS:
+        assert saga.serving(region) == {"v1": 100} and saga.running(region) == {"v1"}

@@ -5,10 +5,20 @@ from __future__ import annotations
 from rich.tree import Tree
 
 from ferryman import dag
+from ferryman.cli.steps_view import describe_step
 from ferryman.deploy import strategies
 from ferryman.deploy.steps import Recorded, Target, describe
+from ferryman.plan.custom_steps import for_region
 from ferryman.plan.models import BuildPlan, ReleasePlan, ServicePlan
-from ferryman.plan.release import Bake, BuildStep, DeployWave, Finalize, Gate, release_steps
+from ferryman.plan.release import (
+    Bake,
+    BuildStep,
+    CustomStep,
+    DeployWave,
+    Finalize,
+    Gate,
+    release_steps,
+)
 from ferryman.platform.models import Launch, RouteTable
 
 
@@ -122,8 +132,14 @@ def plan_tree(plan: ReleasePlan) -> Tree:
                         f"from {service.artifact_node}: {switch}; then {finalize}"
                         + ("" if not step.finalize_now else " at once")
                     )
+                for custom in for_region(deploy.steps, name):
+                    branch.add(describe_step(custom), highlight=False)
         elif isinstance(step, Bake):
-            root.add(f"bake wave {step.wave + 1} for {step.seconds:g}s")
+            bake = root.add(f"bake wave {step.wave + 1} for {step.seconds:g}s")
+            for check in step.checks:
+                bake.add(describe_step(check), highlight=False)
+        elif isinstance(step, CustomStep):
+            root.add(describe_step(step.step), highlight=False)
         elif isinstance(step, Finalize):
             root.add(f"[bold]finalize[/] {', '.join(step.regions)}: retire the old versions")
         elif isinstance(step, Gate):

@@ -15,6 +15,7 @@ import json
 from rich.table import Table
 from rich.text import Text
 
+from ferryman.plan.custom_steps import CustomStepPlan
 from ferryman.temporal.models.custom import StepView
 from ferryman.temporal.models.release import ReleaseProgress
 
@@ -69,3 +70,10 @@ def render_steps(progress: ReleaseProgress) -> list[Table | Text]:
             )
         )
     return parts
+
+
+def describe_step(step: CustomStepPlan) -> str:
+    """A team's step in one line, for ``ferryman plan``: where, what it calls, what undoes it."""
+    regions = f" in {', '.join(step.regions)}" if step.regions else ""
+    undo = f"; undone by {step.compensate.target}" if step.compensate else ""
+    return f"[bold]step[/] {step.name} ({step.point}{regions}): {step.call.target}{undo}"

@@ -13,9 +13,9 @@ The agent drives a zonal region's zone routers through a
   a no-op;
 - ``abort(generation)`` drops the staged table.
 
-``refuse`` is a fault a test can set (``{"op": "fault", "refuse": "…"}`` on the
-control channel): the router then refuses to stage, as a zone whose data plane
-is broken would.
+Faults a test can set on the control channel (``{"op": "fault", …}``):
+``refuse`` makes the router refuse to stage, as a zone whose data plane is
+broken would; ``delay_stage`` (seconds) makes it acknowledge phase 1 late.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ class Staging:
     def __init__(self, router: Router) -> None:
         self._router = router
         self.refuse: str | None = None
+        self.delay_stage = 0.0
 
     def state(self) -> ZoneTables:
         """The generation served and the one staged."""
@@ -115,9 +116,12 @@ class Staging:
         if op == "fault":
             refuse = message.get("refuse")
             self.refuse = None if refuse is None else str(refuse)
-            return {"refuse": self.refuse}
+            self.delay_stage = float(message.get("delay_stage", 0.0))
+            return {"refuse": self.refuse, "delay_stage": self.delay_stage}
         generation = int(message["generation"])
         if op == "stage":
+            if self.delay_stage > 0:
+                await asyncio.sleep(self.delay_stage)
             tables = {s: RouteTable.model_validate(t) for s, t in message["tables"].items()}
             return self.stage(generation, tables)
         if op == "commit":

@@ -106,6 +106,13 @@ class ZonalPlane:
         """Read every zonal region from the agent's database (before routers come back)."""
         self._store = ZonalStore(self._core.store.connection)
         self._regions = self.store.load()
+        for found in self._regions.values():
+            switch = found.switch
+            if switch is not None and switch.decided:
+                # A commit under way when the agent stopped is final: the zone routers come
+                # back on its generation (some may serve it already), never on the one before.
+                for zone in switch.lagging:
+                    found.zones[zone] = ZoneServes(switch.generation, dict(found.switch_tables))
 
     def is_zonal(self, where: Where) -> bool:
         """Whether a region (environment, region) is zonal."""

@@ -83,7 +83,7 @@ with workflow.unsafe.imports_passed_through():
     from ferryman.temporal.workflows.analysis import PROGRESSIVE, Progressive
     from ferryman.temporal.workflows.custom_steps import RegionSteps
     from ferryman.temporal.workflows.gates import GateKeeper, rejected_error
-    from ferryman.temporal.workflows.saga import settle
+    from ferryman.temporal.workflows.saga import announce_routes_back, routes_back_at, settle
 
 ArgT = TypeVar("ArgT")
 ResultT = TypeVar("ResultT")
@@ -346,9 +346,17 @@ class RegionDeployWorkflow:
             return await self._finalize(previous)
         restored = []
         await self._custom.undo(previous.steps, after_switch=True)
-        for outcome in reversed(previous.services):
-            steps = restore_steps(outcome.recorded, outcome.target, outcome.done)
-            await self._run_steps(outcome.target, steps, "restore", [])
+        # Every service's users first (routes back, last service first), then the cleanups.
+        plans = [
+            (outcome, restore_steps(outcome.recorded, outcome.target, outcome.done))
+            for outcome in reversed(previous.services)
+        ]
+        for outcome, steps in plans:
+            await self._run_steps(outcome.target, steps[: routes_back_at(steps)], "restore", [])
+        await announce_routes_back(self._region)
+        for outcome, steps in plans:
+            cut = routes_back_at(steps)
+            await self._run_steps(outcome.target, steps[cut:], "restore", [], first=cut)
             self._set(outcome.service, phase="restored", step="")
             self._zones(outcome.service, "restored", await self._state(outcome.service))
             restored.append(outcome.model_copy(update={"status": "restored", "finalize": ()}))
@@ -388,14 +396,22 @@ class RegionDeployWorkflow:
     # --- steps ----------------------------------------------------------------------------------
 
     async def _run_steps(
-        self, target: Target, steps: Sequence[Step], action: str, attempted: list[Step]
+        self,
+        target: Target,
+        steps: Sequence[Step],
+        action: str,
+        attempted: list[Step],
+        first: int = 0,
     ) -> None:
-        """Carry out ``steps`` in order, appending each to ``attempted`` as it begins."""
+        """Carry out ``steps`` in order, appending each to ``attempted`` as it begins.
+
+        ``first`` is the index of ``steps[0]`` in its action's step list (its key).
+        """
         assert self._request is not None
         request = self._request
         attempt = f".{request.attempt}" if request.attempt else ""
         key = f"{request.release_id}/{request.region}/{target.service}/{action}{attempt}"
-        for index, step in enumerate(steps):
+        for index, step in enumerate(steps, start=first):
             if action == "switch":
                 await self._custom.before(step, target.version)
             attempted.append(step)

@@ -100,7 +100,7 @@ with workflow.unsafe.imports_passed_through():
     from ferryman.temporal.workflows.custom_steps import STEP_PROGRESS, StepBook, StepRunner
     from ferryman.temporal.workflows.gates import GateKeeper, rejection_of
     from ferryman.temporal.workflows.region import RegionDeployWorkflow
-    from ferryman.temporal.workflows.saga import settle, was_cancelled
+    from ferryman.temporal.workflows.saga import ROUTES_BACK, settle, was_cancelled
 
 FAILURES = (ActivityError, ApplicationError, ChildWorkflowError)
 EVENTS_KEPT = 200
@@ -137,6 +137,7 @@ class ReleaseWorkflow:
         self._touched: list[tuple[int, str]] = []
         self._rollouts: tuple[ServiceRollout, ...] = ()
         self._restored: list[str] = []
+        self._routes_back: set[str] = set()
         self._attempts: dict[str, int] = {}
         self._decisions: list[Decision] = []
         self._build: BuildResult | None = None
@@ -185,6 +186,11 @@ class ReleaseWorkflow:
         """Log that a region was promoted (sent once its promotion was accepted)."""
         why = f": {note.reason}" if note.reason else ""
         self._log(f"{note.region} promoted by {note.by}{why}")
+
+    @workflow.signal(name=ROUTES_BACK)
+    def routes_back(self, region: str) -> None:
+        """A restoring region's users are back on its previous version (cleanup follows)."""
+        self._routes_back.add(region)
 
     @workflow.update
     async def rollback(self, decision: Decision) -> str:
@@ -393,6 +399,7 @@ class ReleaseWorkflow:
         elif isinstance(step, Gate):
             await self._gate(step.gate)
         elif isinstance(step, CustomStep):
+            await self._take_lock(plan)  # a team's step changes the environment too
             await self._under_policy(plan, lambda: self._custom_step(step.step))
 
     async def _gate(self, gate: GatePlan) -> None:
@@ -511,6 +518,7 @@ class ReleaseWorkflow:
     # --- teams' steps ---------------------------------------------------------------------------
 
     async def _custom_step(self, step: CustomStepPlan) -> None:
+        self._set_phase("deploy")
         self._book.done(await self._interruptible(self._run_step(step)))
 
     def _run_step(self, step: CustomStepPlan) -> Awaitable[StepRecord]:
@@ -872,23 +880,50 @@ class ReleaseWorkflow:
         if not order:
             return
         self._set_phase("rolling-back")
+        restores: dict[str, asyncio.Future[RegionResult]] = {}
         for item in order:
             if not isinstance(item, RestoreRegions):
+                # A team's compensation runs once the regions restored before it are whole.
+                await self._settle_restores(restores)
                 await settle(self._compensate(item.step))
                 continue
             group = item.regions
             self._log(f"restoring {', '.join(group)}")
             for region in group:
                 self._regions[region] = "restoring"
-            restores = [
-                self._region_child(plan, r, "restore", previous=self._results[r]) for r in group
-            ]
-            results = await settle(asyncio.gather(*restores))
-            for region, result in zip(group, results, strict=True):
-                self._results[region] = result
+                self._routes_back.discard(region)
+                restores[region] = asyncio.ensure_future(
+                    self._region_child(plan, region, "restore", previous=self._results[region])
+                )
+            # The next wave goes back once this one's routes are; its cleanup runs meanwhile.
+            await settle(workflow.wait_condition(self._routes_back_in(group, restores)))
+            for region in group:
+                if region in self._routes_back:
+                    self._regions[region] = "restored"
+                    self._restored.append(region)
+            self._memo()
+        await self._settle_restores(restores)
+        self._memo()
+
+    async def _settle_restores(self, restores: dict[str, asyncio.Future[RegionResult]]) -> None:
+        """Wait for every started restore to end (cleanups included), recording each result."""
+        pending = list(restores)
+        if not pending:
+            return
+        results = await settle(asyncio.gather(*(restores.pop(r) for r in pending)))
+        for region, result in zip(pending, results, strict=True):
+            self._results[region] = result
+            if region not in self._restored:
                 self._regions[region] = "restored"
                 self._restored.append(region)
-            self._memo()
+
+    def _routes_back_in(
+        self, group: tuple[str, ...], restores: dict[str, asyncio.Future[RegionResult]]
+    ) -> Callable[[], bool]:
+        def back() -> bool:
+            return all(r in self._routes_back or restores[r].done() for r in group)
+
+        return back
 
     # --- bookkeeping ----------------------------------------------------------------------------
 
