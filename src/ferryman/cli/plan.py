@@ -38,7 +38,9 @@ def plan(
         else:
             console.print(dag_tree(build))
         return
-    compiled = compile_plan(spec, file, env, version, durations=durations, directory=config)
+    compiled = compile_plan(
+        spec, file, env, version, durations=durations, directory=config, preview=True
+    )
     if as_json:
         typer.echo(plan_json(compiled))
     else:

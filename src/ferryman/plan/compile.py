@@ -266,6 +266,7 @@ def compile_plan(
     durations: Mapping[str, float] | None = None,
     directory: Directory | None = None,
     requested_by: str = "",
+    preview: bool = False,
 ) -> ReleasePlan:
     """Turn a validated spec and a release request into a plan.
 
@@ -279,6 +280,8 @@ def compile_plan(
         durations: Node id → last measured build duration.
         directory: The ferryman config, resolving the environment's gate approvers.
         requested_by: Who starts the release (the authenticated user).
+        preview: A plan to show, not to run: gates keep their approvers as written
+            when there is no config.
 
     Returns:
         The plan the release workflow interprets.
@@ -313,7 +316,7 @@ def compile_plan(
         on_failure=rollout.on_failure,
         steps=compile_steps(env.steps, path.parent),
     )
-    gates = compile_gates(environment, env, directory, len(deploy.ordered_waves()))
+    gates = compile_gates(environment, env, directory, len(deploy.ordered_waves()), preview=preview)
     return ReleasePlan(
         system=spec.system,
         environment=environment,

@@ -13,7 +13,11 @@ from ferryman.spec.models import Environment
 
 
 def compile_gates(
-    name: str, environment: Environment, directory: Directory | None, waves: int
+    name: str,
+    environment: Environment,
+    directory: Directory | None,
+    waves: int,
+    preview: bool = False,
 ) -> tuple[GatePlan, ...]:
     """The environment's gates, resolved against ``directory``.
 
@@ -22,6 +26,8 @@ def compile_gates(
         environment: The environment of the spec.
         directory: The ferryman config (users and groups).
         waves: How many waves the environment's deploy has.
+        preview: Without a config, keep approvers as written instead of failing
+            (``ferryman plan`` shows a plan; it starts nothing).
 
     Raises:
         PlanError: There are gates but no config, or a name or wave the spec
@@ -29,7 +35,7 @@ def compile_gates(
     """
     if not environment.gates:
         return ()
-    if directory is None:
+    if directory is None and not preview:
         raise PlanError(
             f"environment {name!r} has gates ({', '.join(environment.gates)}) but there is no "
             "ferryman config to resolve their approvers (start `ferryman dev` once, or "
@@ -37,7 +43,7 @@ def compile_gates(
         )
     plans = []
     for gate_name, gate in environment.gates.items():
-        unknown = directory.unknown((*gate.approvers, *gate.escalate_to))
+        unknown = directory.unknown((*gate.approvers, *gate.escalate_to)) if directory else []
         if unknown:
             raise PlanError(
                 f"gate {gate_name!r} of {name}: unknown user or group {', '.join(unknown)}"
@@ -45,8 +51,8 @@ def compile_gates(
         at, wave = gate.point
         if wave is not None and wave > waves:
             raise PlanError(f"gate {gate_name!r} of {name}: wave {wave} is beyond its {waves}")
-        approvers = directory.expand(gate.approvers)
-        if gate.required > len(approvers):
+        approvers = directory.expand(gate.approvers) if directory else gate.approvers
+        if directory and gate.required > len(approvers):
             raise PlanError(
                 f"gate {gate_name!r} of {name}: required {gate.required} but only "
                 f"{len(approvers)} approver(s)"
@@ -62,7 +68,7 @@ def compile_gates(
                 allow_self_approval=gate.allow_self_approval,
                 timeout_s=gate.timeout,
                 on_timeout=gate.on_timeout,
-                escalate_to=directory.expand(gate.escalate_to),
+                escalate_to=directory.expand(gate.escalate_to) if directory else gate.escalate_to,
                 escalate_as_written=gate.escalate_to,
                 instructions=gate.instructions,
                 inputs={

@@ -136,3 +136,11 @@ def test_gates_need_a_config_to_compile(tmp_path: Path) -> None:
     spec = load_spec_text(SPEC, "ferryman.yaml", DIRECTORY)
     with pytest.raises(PlanError, match=r"has gates .* but there is no ferryman config"):
         compile_plan(spec, tmp_path / "ferryman.yaml", "prod")
+
+
+def test_a_preview_without_a_config_keeps_approvers_as_written(tmp_path: Path) -> None:
+    spec = load_spec_text(SPEC, "ferryman.yaml", DIRECTORY)
+    plan = compile_plan(spec, tmp_path / "ferryman.yaml", "prod", preview=True)
+    go_live = plan.deploy.gate_at("before-environment")
+    assert go_live is not None
+    assert go_live.approvers == ("release-managers", "carol") == go_live.approvers_as_written
