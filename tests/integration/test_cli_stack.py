@@ -124,7 +124,7 @@ def test_ctrl_c_stops_every_process(stack_env: dict[str, str], ferryman_home: Pa
             break
     assert ready, "ferryman dev never said it was up"
     pids = recorded_pids(ferryman_home)
-    assert set(pids) == {"temporal", "agent", "worker"}
+    assert set(pids) == {"temporal", "agent", "worker", "server"}
     assert all(pid_alive(pid) for pid in pids.values())
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=60) == 0

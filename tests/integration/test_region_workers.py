@@ -139,5 +139,5 @@ async def test_status_without_a_worker_shows_what_the_server_recorded(
     assert "no worker answered; showing what the server recorded last" in answer.stdout
     assert "phase deploy" in answer.stdout and "deploying" in answer.stdout
     missing = status("release/hello/dev/nope", dev_server.address, ferryman_home)
-    assert missing.returncode == 1 and "no release 'release/hello/dev/nope'" in missing.stderr
+    assert missing.returncode == 4 and "no release 'release/hello/dev/nope'" in missing.stderr
     await handle.terminate()

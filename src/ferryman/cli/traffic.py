@@ -165,7 +165,9 @@ def traffic(
         def tick(stats: LoadStats) -> None:
             label = f"{host}: " if len(streams) > 1 and host else ""
             console.print(
-                f"[{stats.elapsed:5.1f}s] {label}" + "\n".join(stats.lines()), highlight=False
+                f"[{stats.elapsed:5.1f}s] {label}" + "\n".join(stats.lines()),
+                highlight=False,
+                soft_wrap=True,
             )
 
         return tick
@@ -192,7 +194,7 @@ def traffic(
     answered = errors = 0
     for stream, stats in zip(streams, finished, strict=True):
         console.rule(f"total {stream.host}" if len(streams) > 1 and stream.host else "total")
-        console.print("\n".join(stats.lines()), highlight=False)
+        console.print("\n".join(stats.lines()), highlight=False, soft_wrap=True)
         _warn_router_answers(stats, stream.host)
         answered += stats.requests
         errors += stats.errors
