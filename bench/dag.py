@@ -39,13 +39,14 @@ from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from ferryman.build import dag
+from ferryman import dag
 from ferryman.devstack.processes import spawn, wait_until
 from ferryman.devstack.stack import temporal_binary
 from ferryman.plan.models import BuildNode, BuildPlan, StepPlan
 from ferryman.temporal.converter import DATA_CONVERTER
-from ferryman.temporal.models import BuildRequest, BuildResult
-from ferryman.temporal.worker import build_workers
+from ferryman.temporal.models.build import BuildRequest, BuildResult
+from ferryman.temporal.names import build_task_queue
+from ferryman.temporal.worker.workers import central_workers
 from ferryman.temporal.workflows.build import BuildWorkflow
 from ferryman.testing import TemporalDevServer
 
@@ -191,7 +192,6 @@ def plan_for(
                 steps=(StepPlan(name="sleep", run=f"sleep {duration}"),),
                 outputs=("node.txt",),
                 needs=needs,
-                task_queue=queue,
                 expected_duration_s=(weights or {}).get(node),
             )
         )
@@ -282,14 +282,9 @@ async def bench(
     server = await asyncio.to_thread(BenchServer(log_dir=root, flags=flags).start)
     try:
         client = await Client.connect(server.address, data_converter=DATA_CONVERTER)
-        queue, build_queue = f"bench-{uuid.uuid4()}", f"bench-build-{uuid.uuid4()}"
-        workers = build_workers(
-            client,
-            lambda _: None,
-            build_slots=slots,
-            task_queue=queue,
-            build_task_queue=build_queue,  # type: ignore[arg-type,return-value]
-        )
+        queue = f"bench-{uuid.uuid4()}"
+        build_queue = build_task_queue(queue)
+        workers = central_workers(client, queue, build_slots=slots)
         async with workers[0], workers[1]:
             return await _bench_all(
                 client, graphs, (slots, rounds, prefetch), noop_graph, root, queue, build_queue

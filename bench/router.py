@@ -1,7 +1,9 @@
 """Router benchmark: throughput and added latency versus calling an instance directly.
 
-Starts the local agent with two fixture instances (v1 and v2) in one region,
-routes 95/5 between them, and drives the same load generator at
+For each traffic backend asked for (``--backend builtin|haproxy|both``),
+starts the local agent with that backend and two fixture instances (v1 and
+v2) in one region, routes 95/5 between them, and drives the same load
+generator at
 
 1. the router and one instance directly, closed-loop, in alternating rounds
    (requests per second of each);
@@ -10,10 +12,11 @@ routes 95/5 between them, and drives the same load generator at
 
 and counts the exact share v2 got of the 100,000 requests routed in (1).
 
-    python bench/router.py [--quick]
+    python bench/router.py [--quick] [--backend builtin|haproxy|both]
 
-The last line is JSON with router_rps, direct_rps, added_p50_ms, added_p99_ms
-and split_error_pp.
+The last line is JSON: router_rps, direct_rps, added_p50_ms, added_p99_ms and
+split_error_pp for the built-in router; haproxy_rps, haproxy_direct_rps,
+haproxy_added_p99_ms and haproxy_split_error_pp for HAProxy.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ferryman.providers.base import RouteTable
+from ferryman.platform.models import RouteTable
 from ferryman.testing.platform import LocalPlatform
 from ferryman.traffic import LoadConfig, LoadStats, percentile, run_load
 
@@ -47,10 +50,11 @@ def merge(runs: list[LoadStats]) -> tuple[int, int, float, dict[str, int]]:
     )
 
 
-async def bench(quick: bool, concurrency: int) -> dict[str, float]:
-    """Run every phase; returns the figures of the final JSON line."""
+async def bench(quick: bool, concurrency: int, backend: str) -> dict[str, float]:
+    """Run every phase against one traffic backend; returns its figures."""
+    print(f"== {backend}", flush=True)
     with tempfile.TemporaryDirectory(prefix="ferryman-bench-") as root:
-        async with LocalPlatform(Path(root)) as platform:
+        async with LocalPlatform(Path(root), traffic_backend=backend) as platform:
             await asyncio.gather(platform.deploy("r1", "a", "v1"), platform.deploy("r1", "a", "v2"))
             table = RouteTable(
                 service="web", weights={"v1": 100 - CANARY_PERCENT, "v2": CANARY_PERCENT}
@@ -130,8 +134,28 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="shorter run (under 2 minutes)")
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
+    parser.add_argument(
+        "--backend", choices=("builtin", "haproxy", "both"), default="builtin",
+        help="traffic backend(s) to measure against a direct connection",
+    )  # fmt: skip
     args = parser.parse_args()
-    figures = asyncio.run(bench(args.quick, args.concurrency))
+    backends = ("builtin", "haproxy") if args.backend == "both" else (args.backend,)
+    figures: dict[str, float] = {}
+    for backend in backends:
+        measured = asyncio.run(bench(args.quick, args.concurrency, backend))
+        if backend == "builtin":
+            figures.update(measured)
+        else:
+            figures.update(
+                {
+                    "haproxy_rps": measured["router_rps"],
+                    "haproxy_direct_rps": measured["direct_rps"],
+                    "haproxy_throughput_ratio": measured["throughput_ratio"],
+                    "haproxy_added_p50_ms": measured["added_p50_ms"],
+                    "haproxy_added_p99_ms": measured["added_p99_ms"],
+                    "haproxy_split_error_pp": measured["split_error_pp"],
+                }
+            )
     print(json.dumps(figures))
     return 0
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -37,24 +38,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowFailureError
 
 from ferryman import paths
 from ferryman.build.artifacts import ArtifactStore
 from ferryman.plan.models import HealthPlan, ServicePlan
-from ferryman.providers.base import InstanceRequest, RouteTable
+from ferryman.platform.models import InstanceRequest, RouteTable
 from ferryman.providers.local import LocalProvider
 from ferryman.temporal.converter import DATA_CONVERTER
-from ferryman.temporal.deploy_models import (
-    Decision,
-    RegionDeployRequest,
-)
+from ferryman.temporal.models.region import RegionDeployRequest
 from ferryman.temporal.names import region_deploy_id
-from ferryman.temporal.region_workers import RegionWorkers
-from ferryman.temporal.worker import build_workers, local_providers
+from ferryman.temporal.worker.workers import local_providers
 from ferryman.temporal.workflows.region import RegionDeployWorkflow
 from ferryman.testing import AgentProcess, TemporalDevServer
 from ferryman.testing.regions import one_service_deploy
+from ferryman.testing.workers import serving
 
 REGION, SERVICE, ZONES, REPLICAS = "bench-1", "web", ("a", "b", "c"), 2
 COMMAND = "exec python3 server.py"
@@ -141,7 +139,7 @@ class Bench:
         )  # fmt: skip
         return one_service_deploy(
             service, version, self.digest, platform="local", region=REGION, zones=ZONES,
-            queue_prefix=f"{self.queue}-region-", options=options,
+            options=options,
         )  # fmt: skip
 
     async def synced(self, version: str, **options: object) -> None:
@@ -227,7 +225,9 @@ async def one_round(
         await asyncio.sleep(0.02)
     await asyncio.sleep(SETTLE_S)
     decided = time.perf_counter()
-    await handle.execute_update("rollback", Decision(by="bench"), result_type=str)
+    await handle.cancel()
+    with contextlib.suppress(WorkflowFailureError):
+        await handle.result()
     await asyncio.sleep(SETTLE_S)
     figures.rollback_ms = timeline.last_answer_ms(bad, decided)
     figures.rollback_errors = timeline.errors_between(decided, time.perf_counter())
@@ -241,14 +241,8 @@ async def measure(rounds: int, workdir: Path) -> dict[str, float]:
     agent = AgentProcess(state_dir=workdir / "agent").start()
     try:
         client = await Client.connect(server.address, data_converter=DATA_CONVERTER)
-        provider = LocalProvider(agent.url)
-        queue = f"bench-{uuid.uuid4()}"
-        providers = local_providers(agent.url)
-        regions = RegionWorkers(client, providers, prefix=f"{queue}-region-")
-        main, _ = build_workers(
-            client, providers, task_queue=queue, build_task_queue=f"b-{queue}", regions=regions
-        )
-        async with regions, main:
+        provider = LocalProvider(agent.url, environment="test")
+        async with serving(client, local_providers(agent.url), [REGION]) as queue:
             store = ArtifactStore(paths.artifacts_dir())
             digest = store.collect(EXAMPLE_APP, ["server.py", "greeting.txt"]).digest
             artifact_dir = str(store.materialize(digest, workdir / "unpacked"))

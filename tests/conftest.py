@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from temporalio.testing import WorkflowEnvironment
 from ferryman.temporal.converter import DATA_CONVERTER
 from ferryman.temporal.search_attributes import register_search_attributes
 from ferryman.testing import TemporalDevServer
+
+_HOME = pytest.StashKey[str]()
 
 
 @pytest.fixture
@@ -45,7 +48,6 @@ async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
     outstanding anywhere on it, so a module that leaves one behind (a cancelled
     build step, say) must not stall the timers of the next module.
     """
-    import shutil
     import sys
 
     binary = Path(sys.executable).parent / "temporal-test-server"
@@ -59,10 +61,61 @@ async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    """In CI, the tests that need Debian's prometheus must run, not skip."""
-    import os
-    import shutil
+TOOLS = {
+    "prometheus": "the metric-source and dev-stack tests run a real Prometheus",
+    "haproxy": "the haproxy traffic backend's tests run a real HAProxy",
+}
+"""Debian binaries some tests need, and why; a test says so with ``@pytest.mark.needs_<tool>``."""
 
-    if os.environ.get("CI") == "true" and shutil.which("prometheus") is None:
-        raise pytest.UsageError("CI must install Debian's prometheus (see .ci/run)")
+
+def tool_problem(tool: str) -> str | None:
+    """Why ``tool`` cannot run here, with how to install it; None when it is installed."""
+    if tool == "prometheus":
+        from ferryman.devstack.prometheus import prometheus_binary
+        from ferryman.errors import DevStackError
+
+        try:
+            prometheus_binary()
+        except DevStackError as error:
+            return str(error)
+        return None
+    if shutil.which("haproxy") or Path("/usr/sbin/haproxy").exists():
+        return None
+    return "haproxy is not installed: `apt-get install haproxy` (Debian/Ubuntu)"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the tool markers; no test touches the developer's state home.
+
+    FERRYMAN_HOME defaults to a temp dir; tests that need their own home still
+    take the ``ferryman_home`` fixture.
+    """
+    import os
+    import tempfile
+
+    for tool, why in TOOLS.items():
+        config.addinivalue_line("markers", f"needs_{tool}: {why}")
+    os.environ["FERRYMAN_HOME"] = config.stash[_HOME] = tempfile.mkdtemp(
+        prefix="ferryman-test-home-"
+    )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the session's default state home."""
+    if _HOME in config.stash:
+        shutil.rmtree(config.stash[_HOME], ignore_errors=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Stop the run, before any test, if a selected test needs a tool that is not installed.
+
+    Never a skip: a green run here must mean what a green run in CI means.
+    """
+    problems = []
+    for tool, why in TOOLS.items():
+        needing = [item for item in items if item.get_closest_marker(f"needs_{tool}")]
+        problem = tool_problem(tool) if needing else None
+        if problem:
+            problems.append(f"{problem} ({why}: {len(needing)} selected, e.g. {needing[0].nodeid})")
+    if problems:
+        raise pytest.UsageError("; ".join(problems))

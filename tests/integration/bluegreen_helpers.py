@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError
 
 from ferryman import paths
 from ferryman.build.artifacts import ArtifactStore
 from ferryman.plan.models import HealthPlan, ServicePlan
-from ferryman.temporal.deploy_models import RegionDeployRequest, RegionResult
+from ferryman.temporal.models.region import RegionDeployRequest, RegionResult
 from ferryman.temporal.names import region_deploy_id
 from ferryman.temporal.workflows.region import RegionDeployWorkflow
+from ferryman.testing.load import steady_load
 from ferryman.testing.regions import one_service_deploy
-from ferryman.traffic import LoadConfig, LoadStats, run_load
+from ferryman.testing.waiting import eventually
+from ferryman.traffic import LoadStats
 
 EXAMPLE_APP = Path(__file__).resolve().parents[2] / "examples" / "hello" / "app"
 ZONES = ("a", "b", "c")
@@ -58,7 +60,6 @@ class RegionDeployer:
             platform="local",
             region=self.region,
             zones=ZONES,
-            queue_prefix=f"{self.queue}-region-",
             options={**defaults, **options},
         )
 
@@ -80,36 +81,31 @@ class RegionDeployer:
 @asynccontextmanager
 async def traffic(url: str, rps: float = 80, host: str | None = None) -> AsyncIterator[LoadStats]:
     """Steady sticky-user load on ``url`` for as long as the block runs; yields live stats."""
-    stop = asyncio.Event()
-    totals = LoadStats()
+    async with steady_load(url, rps=rps, host=host) as load:
+        await load.reached(1)
+        yield load.stats
 
-    async def send() -> None:
-        while not stop.is_set():
-            config = LoadConfig(targets=(url,), rps=rps, duration=0.5, users=200, host=host)
-            stats = await run_load(config)
-            for version, per in stats.by_version.items():
-                into = totals.by_version.setdefault(version, type(per)())
-                into.requests += per.requests
-                into.errors += per.errors
-            totals.failures += stats.failures
 
-    task = asyncio.create_task(send())
-    try:
-        yield totals
-    finally:
-        stop.set()
-        await task
+async def answered_by(seen: LoadStats, version: str) -> None:
+    """Wait until the load of a :func:`traffic` block was answered by ``version``."""
+
+    async def answered() -> bool:
+        return version in seen.by_version
+
+    await eventually(answered, what=f"the load to be answered by {version}")
 
 
 async def wait_for_phase(
-    handle: WorkflowHandle[RegionDeployWorkflow, RegionResult], phase: str, timeout_s: float = 60
+    handle: WorkflowHandle[RegionDeployWorkflow, RegionResult], phase: str, timeout_s: float = 120
 ) -> None:
-    """Poll the region deploy's ``progress`` query until its service reaches ``phase``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while loop.time() < deadline:
-        progress = await handle.query(RegionDeployWorkflow.progress)
-        if progress.services and progress.services[0].phase == phase:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"region deploy never reached phase {phase!r}")
+    """Poll the region deploy's ``progress`` until the region or its service reaches ``phase``."""
+
+    async def reached() -> bool:
+        try:
+            progress = await handle.query(RegionDeployWorkflow.progress)
+        except RPCError:  # not started yet
+            return False
+        service = progress.services[0].phase if progress.services else None
+        return phase in (progress.phase, service)
+
+    await eventually(reached, what=f"region deploy phase {phase!r}", within=timeout_s)

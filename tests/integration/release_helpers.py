@@ -12,24 +12,26 @@ from temporalio.client import Client
 from ferryman.plan.compile import compile_plan
 from ferryman.plan.models import ReleasePlan
 from ferryman.spec.load import load_spec
-from ferryman.temporal.models import ReleaseResult
-from ferryman.temporal.region_workers import RegionWorkers
-from ferryman.temporal.worker import build_workers, local_providers
+from ferryman.temporal.activities.analysis import MetricSources
+from ferryman.temporal.models.release import ReleaseResult
+from ferryman.temporal.worker.workers import local_providers
 from ferryman.temporal.workflows.release import ReleaseWorkflow
+from ferryman.testing.workers import serving
 
 
-def hello_plan(spec: Path, build_queue: str, version: str | None = None) -> ReleasePlan:
-    """The hello example's plan with its build nodes on ``build_queue``."""
-    return plan_on(spec, "dev", build_queue, version)
+def hello_plan(spec: Path, version: str | None = None) -> ReleasePlan:
+    """The hello example's plan for its ``dev`` environment."""
+    return plan_on(spec, "dev", version)
 
 
-def plan_on(
-    spec: Path, environment: str, build_queue: str, version: str | None = None
-) -> ReleasePlan:
-    """A spec's plan for ``environment`` with every build node on ``build_queue``."""
-    plan = compile_plan(load_spec(spec), spec, environment, version)
-    nodes = tuple(node.model_copy(update={"task_queue": build_queue}) for node in plan.build.nodes)
-    return plan.model_copy(update={"build": plan.build.model_copy(update={"nodes": nodes})})
+def plan_on(spec: Path, environment: str, version: str | None = None) -> ReleasePlan:
+    """A spec's plan for ``environment``, without its approval gates (their tests add them)."""
+    loaded = load_spec(spec)
+    if environment in loaded.environments:
+        ungated = loaded.environments[environment].model_copy(update={"gates": {}})
+        environments = {**loaded.environments, environment: ungated}
+        loaded = loaded.model_copy(update={"environments": environments})
+    return compile_plan(loaded, spec, environment, version)
 
 
 def with_service(plan: ReleasePlan, **changes: object) -> ReleasePlan:
@@ -40,15 +42,10 @@ def with_service(plan: ReleasePlan, **changes: object) -> ReleasePlan:
 
 
 async def release(client: Client, agent_url: str, plan: ReleasePlan) -> ReleaseResult:
-    """Run one release to completion with in-process workers on private queues."""
-    queue = f"ferryman-{uuid.uuid4()}"
-    build_queue = plan.build.nodes[0].task_queue
-    providers = local_providers(agent_url)
-    regions = RegionWorkers(client, providers, prefix=f"{queue}-region-")
-    workers = build_workers(
-        client, providers, task_queue=queue, build_task_queue=build_queue, regions=regions
-    )
-    async with regions, workers[0], workers[1]:
+    """Run one release to completion with in-process workers on a private queue."""
+    regions = [region.name for region in plan.deploy.regions]
+    metrics = MetricSources(agent_url)
+    async with serving(client, local_providers(agent_url), regions, metrics=metrics) as queue:
         return await client.execute_workflow(
             ReleaseWorkflow.run,
             plan,

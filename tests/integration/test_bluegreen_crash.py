@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import uuid
 from pathlib import Path
 
 import pytest
@@ -11,9 +12,8 @@ from temporalio.client import Client
 
 from ferryman.devstack.processes import stop_group
 from ferryman.providers.local import LocalProvider
-from ferryman.temporal.deploy_models import Decision
-from ferryman.temporal.gates import decide
-from ferryman.temporal.names import TASK_QUEUE
+from ferryman.temporal.models.region import Decision
+from ferryman.temporal.workflows.region import RegionDeployWorkflow
 from ferryman.testing import AgentProcess, TemporalDevServer
 from ferryman.testing.processes import start_worker
 
@@ -29,9 +29,11 @@ async def test_worker_killed_between_barrier_and_switch_switches_exactly_once(
     ferryman_home: Path,
     tmp_path: Path,
 ) -> None:
-    deployer = RegionDeployer(dev_client, TASK_QUEUE, store_example_app())
-    provider = LocalProvider(agent.url)
-    worker = start_worker(dev_server.address, agent.url, tmp_path / "worker1.log")
+    queue = f"ferryman-{uuid.uuid4()}"
+    deployer = RegionDeployer(dev_client, queue, store_example_app())
+    provider = LocalProvider(agent.url, environment="test")
+    serve = ("--central", "--region", deployer.region, "--task-queue", queue)
+    worker = start_worker(dev_server.address, agent.url, tmp_path / "worker1.log", *serve)
     try:
         first = await deployer.deploy("v1")
         before = len(await provider.events())
@@ -39,14 +41,13 @@ async def test_worker_killed_between_barrier_and_switch_switches_exactly_once(
         await wait_for_phase(handle, "awaiting-promotion")
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait()
-        worker = start_worker(dev_server.address, agent.url, tmp_path / "worker2.log")
+        worker = start_worker(dev_server.address, agent.url, tmp_path / "worker2.log", *serve)
         async with traffic(first.router_url) as seen:
-            release = handle.id.rsplit("/region/", 1)[0]
-            await decide(dev_client, release, "promote", Decision(by="ops"), region="eu-1")
+            await handle.execute_update(RegionDeployWorkflow.promote, Decision(by="ops"))
             result = await handle.result()
     finally:
         stop_group(worker.pid)
-    assert result.status == "succeeded"
+    assert result.status == "finalized"
     events = (await provider.events())[before:]
     switches = [e for e in events if e.kind == "routes.set"]
     assert len(switches) == 1, f"the switch happened {len(switches)} times: {switches}"

@@ -42,6 +42,7 @@ def ports() -> list[str]:
     return [
         "--temporal-port", str(free_port()), "--ui-port", str(free_port()),
         "--agent-port", str(free_port()), "--router-base-port", str(free_port()),
+        "--server-port", str(free_port()),
     ]  # fmt: skip
 
 
@@ -56,7 +57,7 @@ def test_detached_stack_releases_and_keeps_history_across_restarts(
     assert up.returncode == 0, up.stderr
     assert "Web UI" in up.stdout
     pids = recorded_pids(ferryman_home)
-    assert set(pids) == {"temporal", "agent", "worker"}
+    assert set(pids) == {"temporal", "agent", "worker", "server"}
 
     released = ferryman("release", str(hello_spec), "--env", "dev", env=stack_env)
     assert released.returncode == 0, released.stdout + released.stderr
@@ -116,10 +117,14 @@ def test_ctrl_c_stops_every_process(stack_env: dict[str, str], ferryman_home: Pa
     )
     assert process.stdout is not None
     deadline = time.monotonic() + 90
+    ready = False
     for line in process.stdout:
-        if "press Ctrl-C" in line or time.monotonic() > deadline:
+        ready = "press Ctrl-C" in line
+        if ready or time.monotonic() > deadline:
             break
+    assert ready, "ferryman dev never said it was up"
     pids = recorded_pids(ferryman_home)
+    assert set(pids) == {"temporal", "agent", "worker", "server"}
     assert all(pid_alive(pid) for pid in pids.values())
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=60) == 0

@@ -9,11 +9,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ferryman.providers.base import Instance, InstanceRequest, Provider, ServiceState
+from ferryman.platform.models import Instance, InstanceRequest, ServiceState
+from ferryman.providers.base import Provider
 from ferryman.testing.conformance import CHECKS, Target
 from ferryman.testing.platform import LocalPlatform
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+BACKENDS = ["builtin", pytest.param("haproxy", marks=pytest.mark.needs_haproxy)]
 
 
 def _refuses(port: int) -> bool:
@@ -22,14 +25,14 @@ def _refuses(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-@pytest.fixture
-async def target(tmp_path: Path) -> AsyncIterator[Target]:
-    async with LocalPlatform(tmp_path) as platform:
+@pytest.fixture(params=BACKENDS)
+async def target(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Target]:
+    async with LocalPlatform(tmp_path, traffic_backend=request.param) as platform:
 
         def sick_file(version: str) -> Path:
             return tmp_path / f"sick-{version}"
 
-        def request(zone: str, version: str) -> InstanceRequest:
+        def instances(zone: str, version: str) -> InstanceRequest:
             env = {"FIXTURE_HEALTH_FILE": str(sick_file(version))}
             return platform.request("r1", zone, version, replicas=2, env=env)
 
@@ -53,7 +56,7 @@ async def target(tmp_path: Path) -> AsyncIterator[Target]:
 
         yield Target(
             provider=platform.provider,
-            request=request,
+            request=instances,
             observe=observe,
             break_health=break_health,
             repair_health=repair_health,

@@ -27,7 +27,7 @@ import httpx
 import pytest
 
 from ferryman.errors import AgentUnavailable, ProviderError
-from ferryman.providers.base import Instance, InstanceRequest, Provider, RouteTable
+from ferryman.platform.models import Instance, InstanceRequest, RouteTable
 from ferryman.providers.local import LocalProvider
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
@@ -267,15 +267,20 @@ async def started(provider: LocalProvider) -> list[str]:
 
 
 def pids(instances: list[Instance]) -> list[int]:
-    """The pids of instances, all of which must have one."""
+    """The pids of instances, all of which must have one (and there must be some)."""
     found = [i.pid for i in instances]
+    assert found, "no instances"
     assert all(pid is not None for pid in found)
     return [pid for pid in found if pid is not None]
 
 
-async def test_client_implements_the_provider_protocol(provider: LocalProvider) -> None:
-    assert isinstance(provider, Provider)
-    assert pid_alive(await provider.ping())
+async def test_ping_answers_with_the_agents_own_pid(
+    local_agent: Agent, provider: LocalProvider
+) -> None:
+    # That LocalProvider is a Provider, signatures and all, is checked by mypy
+    # (ferryman.testing.protocols); what it does, by the conformance suite.
+    assert local_agent.process is not None
+    assert await provider.ping() == local_agent.process.pid
 
 
 async def test_prepare_starts_real_processes_that_answer(

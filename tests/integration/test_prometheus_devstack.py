@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import time
 import urllib.request
 from pathlib import Path
@@ -16,8 +15,6 @@ from ferryman.errors import DevStackError
 from ferryman.testing import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
-
-HAVE_PROMETHEUS = shutil.which("prometheus") is not None or Path("/usr/bin/prometheus").exists()
 
 
 def config(prometheus: bool = True) -> StackConfig:
@@ -37,7 +34,7 @@ def targets(url: str) -> list[tuple[str, str]]:
     return [(t["labels"]["job"], t["health"]) for t in active]
 
 
-@pytest.mark.skipif(not HAVE_PROMETHEUS, reason="prometheus is not installed")
+@pytest.mark.needs_prometheus
 def test_dev_with_prometheus_scrapes_the_agent_and_stops_with_the_stack(
     ferryman_home: Path,
 ) -> None:
@@ -64,4 +61,4 @@ def test_dev_without_prometheus_stops_before_starting_anything(
     with pytest.raises(DevStackError, match="prometheus is not installed"):
         DevStack(config()).start()
     assert not (ferryman_home / "dev.json").exists()
-    assert not (ferryman_home / "logs" / "dev" / "temporal.log").exists()
+    assert not (ferryman_home / "dev-logs" / "temporal.log").exists()

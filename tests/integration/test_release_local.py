@@ -6,7 +6,6 @@ HTTP through the region's router.
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
@@ -24,20 +23,19 @@ pytestmark = pytest.mark.integration
 async def test_release_builds_deploys_and_switches_versions(
     dev_client: Client, agent: AgentProcess, hello_spec: Path, ferryman_home: Path
 ) -> None:
-    build_queue = f"build-{uuid.uuid4()}"
-    first = await release(dev_client, agent.url, hello_plan(hello_spec, build_queue))
+    first = await release(dev_client, agent.url, hello_plan(hello_spec))
     assert first.status == "succeeded"
     url = first.router_urls["local-1"]
     answers = served(url)
     assert {a["version"] for a in answers} == {first.version}
     assert {a["header_version"] for a in answers} == {first.version}
     assert {a["greeting"] for a in answers} == {"hello from ferryman"}
-    provider = LocalProvider(agent.url)
+    provider = LocalProvider(agent.url, environment="dev")
     old_pids = [i.pid for i in await provider.instances() if i.version == first.version]
     assert len(old_pids) == 2 and all(pid and pid_alive(pid) for pid in old_pids)
 
     commit_change(hello_spec.parent / "app", "hello, second edition")
-    second = await release(dev_client, agent.url, hello_plan(hello_spec, build_queue))
+    second = await release(dev_client, agent.url, hello_plan(hello_spec))
     assert second.version != first.version
     answers = served(url)
     assert {a["version"] for a in answers} == {second.version}
@@ -50,28 +48,35 @@ async def test_release_builds_deploys_and_switches_versions(
 async def test_release_of_the_live_version_changes_nothing(
     dev_client: Client, agent: AgentProcess, hello_spec: Path, ferryman_home: Path
 ) -> None:
-    plan = hello_plan(hello_spec, f"build-{uuid.uuid4()}", version="v1")
+    plan = hello_plan(hello_spec, version="v1")
     await release(dev_client, agent.url, plan)
-    starts = [e for e in await LocalProvider(agent.url).events() if e.kind == "instance.started"]
+    starts = [
+        e
+        for e in await LocalProvider(agent.url, environment="dev").events()
+        if e.kind == "instance.started"
+    ]
     again = await release(dev_client, agent.url, plan)
     assert again.status == "unchanged"
-    after = [e for e in await LocalProvider(agent.url).events() if e.kind == "instance.started"]
+    after = [
+        e
+        for e in await LocalProvider(agent.url, environment="dev").events()
+        if e.kind == "instance.started"
+    ]
     assert len(after) == len(starts) == 2
 
 
 async def test_unhealthy_version_is_retired_and_old_keeps_serving(
     dev_client: Client, agent: AgentProcess, hello_spec: Path, ferryman_home: Path
 ) -> None:
-    build_queue = f"build-{uuid.uuid4()}"
-    good = await release(dev_client, agent.url, hello_plan(hello_spec, build_queue, "good"))
+    good = await release(dev_client, agent.url, hello_plan(hello_spec, "good"))
     url = good.router_urls["local-1"]
-    bad_plan = hello_plan(hello_spec, build_queue, "bad")
+    bad_plan = hello_plan(hello_spec, "bad")
     health = bad_plan.deploy.services[0].health.model_copy(update={"timeout_s": 2.0})
     bad_plan = with_service(bad_plan, command="exec sleep 600", health=health)
     with pytest.raises(WorkflowFailureError) as failure:
         await release(dev_client, agent.url, bad_plan)
     assert "0/2 instances healthy" in str(failure.value.cause)
     assert {a["version"] for a in served(url)} == {"good"}
-    provider = LocalProvider(agent.url)
+    provider = LocalProvider(agent.url, environment="dev")
     bad = [i for i in await provider.instances() if i.version == "bad"]
     assert bad and all(i.state == "stopped" and not (i.pid and pid_alive(i.pid)) for i in bad)

@@ -15,11 +15,17 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiohttp import web
 
 from ferryman.errors import ProviderError
-from ferryman.providers.base import Mirror, RouteRule, RouteTable
+from ferryman.platform.models import Mirror, RouteRule, RouteTable
+from ferryman.providers.local.router import Router
+from ferryman.providers.local.traffic import Backend, Routing
+from ferryman.testing import free_port
+from ferryman.testing.load import steady_load
 from ferryman.testing.platform import LocalPlatform
-from ferryman.traffic import LoadConfig, run_load
+from ferryman.testing.waiting import eventually
+from ferryman.traffic import LoadConfig, VersionStats, run_load
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -98,34 +104,52 @@ async def test_swaps_under_load_are_atomic_and_never_fail(platform: LocalPlatfor
     first = await platform.route(R, RouteTable(service="web", weights={"v1": 100}))
     url = await platform.router_url(R)
     expected = {first: "v1"}
-    load = asyncio.create_task(
-        run_load(LoadConfig(targets=(url,), rps=300, duration=4, concurrency=32))
-    )
-    seen: list[tuple[str, str]] = []
+    seen: list[tuple[int, str]] = []
+    stop = asyncio.Event()
 
     async def watch() -> None:
         async with httpx.AsyncClient() as client:
-            while not load.done():
+            while not stop.is_set():
                 answer = await client.get(url)
                 assert answer.status_code == 200, answer.text
-                seen.append((answer.headers["X-Ferryman-Generation"], answer.text))
+                seen.append((int(answer.headers["X-Ferryman-Generation"]), answer.text))
 
-    watcher = asyncio.create_task(watch())
-    for i in range(12):
-        version = "v2" if i % 2 == 0 else "v1"
-        generation = await platform.route(R, RouteTable(service="web", weights={version: 100}))
-        expected[generation] = version
-        await asyncio.sleep(0.25)
-    stats = await load
-    await watcher
-    assert stats.errors == 0 and stats.requests > 500
+    async with steady_load(url, rps=300, concurrency=32) as load:
+        watcher = asyncio.create_task(watch())
+
+        async def served_by(generation: int, version: str, answered: int) -> None:
+            """Wait until the watcher saw ``generation`` and the load got ``version`` again."""
+
+            async def watched() -> bool:
+                if watcher.done():
+                    watcher.result()  # the watcher failed: raise its error here
+                return any(g == generation for g, _ in seen)
+
+            async def loaded() -> bool:
+                return load.stats.by_version.get(version, VersionStats()).requests > answered
+
+            await eventually(watched, what=f"an answer routed by generation {generation}")
+            await eventually(loaded, what=f"the load answered by {version} again")
+
+        # Each table serves the watcher, and the load, before the next swap.
+        await served_by(first, "v1", 0)
+        for i in range(12):
+            version = "v2" if i % 2 == 0 else "v1"
+            answered = load.stats.by_version.get(version, VersionStats()).requests
+            generation = await platform.route(R, RouteTable(service="web", weights={version: 100}))
+            expected[generation] = version
+            await served_by(generation, version, answered)
+        stop.set()
+        await watcher
+    stats = load.stats
+    assert stats.errors == 0 and stats.failures == 0
     assert set(stats.by_version) == {"v1", "v2"}
-    assert len({g for g, _ in seen}) > 5
+    assert {g for g, _ in seen} == set(expected), "every generation answered"
     for generation, body in seen:
-        assert body == expected[int(generation)], f"generation {generation} answered by {body}"
+        assert body == expected[generation], f"generation {generation} answered by {body}"
 
 
-async def test_a_dead_instance_is_ejected_without_failing_requests(
+async def test_a_dead_instance_fails_no_request_and_is_replaced(
     platform: LocalPlatform,
 ) -> None:
     await platform.route(R, RouteTable(service="web", weights={"v1": 100}))
@@ -134,8 +158,49 @@ async def test_a_dead_instance_is_ejected_without_failing_requests(
     assert victim.pid is not None
     os.killpg(victim.pid, signal.SIGKILL)
     assert await versions(url, 20) == {"v1": 20}
+
+    # Whichever notices first, the router (a refused connection: ejected and reported)
+    # or the agent's supervisor (the process is gone), the victim is started again.
+    async def restarted() -> bool:
+        events = await platform.provider.events("instance.restarted")
+        return [e.instance for e in events] == [victim.id]
+
+    await eventually(restarted, what="the dead instance to be started again")
     ejected = await platform.provider.events("instance.ejected")
-    assert [e.instance for e in ejected] == [victim.id]
+    assert [e.instance for e in ejected] in ([], [victim.id]), "only the dead one was ejected"
+
+
+async def test_the_router_ejects_an_instance_that_refuses_and_reports_it() -> None:
+    # A router of its own, with no agent supervising: an instance it believes healthy
+    # refuses connections; every request still succeeds, on the other one.
+    async def hello(request: web.Request) -> web.Response:
+        return web.Response(text="v1")
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    live_port, dead_port = free_port(), free_port()
+    await web.TCPSite(runner, "127.0.0.1", live_port).start()
+    reported: list[str] = []
+
+    async def report(instance_id: str) -> None:
+        reported.append(instance_id)
+
+    router = Router("default", R, "127.0.0.1", free_port(), report=report)
+    backends = tuple(
+        Backend(name, "web", "v1", "a", port, "healthy", True)
+        for name, port in (("dead", dead_port), ("live", live_port))
+    )
+    tables = {"web": RouteTable(service="web", weights={"v1": 100})}
+    router.apply(Routing("default", R, 1, tables, backends))
+    await router.start()
+    try:
+        assert await versions(router.url, 20) == {"v1": 20}
+    finally:
+        await router.close()
+        await runner.cleanup()
+    assert reported == ["dead"], "ejected at the first refusal, reported once"
 
 
 async def test_mirrored_copies_reach_the_mirror_and_their_answers_are_dropped(
@@ -155,10 +220,10 @@ async def test_mirrored_copies_reach_the_mirror_and_their_answers_are_dropped(
             if line.startswith("fixture_requests_total") and 'version="v2"' in line
         )
 
-    for _ in range(50):
-        if await v2_requests() == 20:
-            break
-        await asyncio.sleep(0.05)
+    async def twenty() -> bool:
+        return await v2_requests() == 20
+
+    await eventually(twenty, what="20 mirrored requests counted by v2", within=30)
     assert await v2_requests() == 20
 
 

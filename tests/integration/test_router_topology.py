@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ferryman.providers.base import RouteTable
+from ferryman.platform.models import RouteTable
 from ferryman.testing.platform import LocalPlatform
 from ferryman.traffic import LoadConfig, run_load
 

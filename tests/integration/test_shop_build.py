@@ -33,12 +33,12 @@ from ferryman.cli.app import app
 from ferryman.cli.commands import register_all
 from ferryman.demo import prepare_example
 from ferryman.plan.compile import compile_build, compile_plan
-from ferryman.plan.models import BuildPlan
+from ferryman.providers.base import Provider
 from ferryman.spec.load import load_spec
-from ferryman.temporal.models import BuildRequest, BuildResult
-from ferryman.temporal.worker import build_workers
+from ferryman.temporal.models.build import BuildRequest, BuildResult
 from ferryman.temporal.workflows.build import BuildWorkflow
 from ferryman.testing import free_port
+from ferryman.testing.workers import serving
 
 pytestmark = pytest.mark.integration
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -52,28 +52,19 @@ ALL = {
 }
 
 
-def _plan(spec: Path, queue: str) -> BuildPlan:
-    plan = compile_build(load_spec(spec), spec)
-    nodes = tuple(node.model_copy(update={"task_queue": queue}) for node in plan.nodes)
-    return plan.model_copy(update={"nodes": nodes})
-
-
 async def _build(client: Client, spec: Path) -> BuildResult:
-    queue, build_queue = f"q-{uuid.uuid4()}", f"b-{uuid.uuid4()}"
-    workers = build_workers(
-        client,
-        lambda _: None,
-        task_queue=queue,
-        build_task_queue=build_queue,  # type: ignore[arg-type,return-value]
-    )
     run_id = f"build/shop/{uuid.uuid4()}"
-    async with workers[0], workers[1]:
+    async with serving(client, no_providers) as queue:
         return await client.execute_workflow(
             BuildWorkflow.run,
-            BuildRequest(run_id=run_id, plan=_plan(spec, build_queue)),
+            BuildRequest(run_id=run_id, plan=compile_build(load_spec(spec), spec)),
             id=run_id,
             task_queue=queue,
         )
+
+
+def no_providers(platform: str, environment: str) -> Provider:
+    raise KeyError(platform)
 
 
 def _built(result: BuildResult) -> set[str]:
@@ -113,7 +104,7 @@ async def test_shop_builds_caches_rebuilds_only_what_changed_and_verifies(
     second = await _build(dev_client, spec)
     assert second.succeeded
     assert _built(second) == set()
-    assert all(node.cached for node in second.nodes.values())
+    assert set(second.nodes) == ALL and all(node.cached for node in second.nodes.values())
     assert {n: r.artifact.digest for n, r in second.nodes.items() if r.artifact} == {
         n: r.artifact.digest for n, r in first.nodes.items() if r.artifact
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ferryman.build import dag
+from ferryman import dag
 
 
 def test_find_cycle_returns_the_full_closed_path() -> None:

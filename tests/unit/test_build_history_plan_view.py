@@ -13,8 +13,8 @@ from ferryman.build.history import (
     load_records,
     save_record,
 )
+from ferryman.cli.plan_view import dag_tree
 from ferryman.plan.models import BuildNode, BuildPlan, StepPlan
-from ferryman.plan.render import dag_tree
 
 
 def _record(build_id: str, finished: str, nodes: dict[str, dict[str, object]]) -> BuildRecord:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
 import pytest
 
+import ferryman.metrics as metrics_package
+import ferryman.traffic as traffic_package
 from ferryman.devstack import prometheus
 from ferryman.errors import DevStackError
-from ferryman.metrics import MetricQuery, to_promql
+from ferryman.metrics import BadQuery, LocalMetrics, MetricQuery, SourceUnavailable, to_promql
 from ferryman.metrics.quantile import bucket_quantile
 from ferryman.providers.local.relabel import add_labels, comments
 from ferryman.providers.local.stats import BOUNDS, RouterStats
+from ferryman.testing import free_port
 
 
 def test_queries_translate_to_promql_over_the_window() -> None:
@@ -38,7 +42,7 @@ def test_bucket_quantiles_interpolate_like_prometheus() -> None:
 
 
 def test_router_stats_count_per_label_set_and_over_a_window() -> None:
-    stats = RouterStats("r1")
+    stats = RouterStats("prod", "r1")
     stats.observe("web", "v1", "a", 200, 0.003)
     stats.snapshot(now=100.0)
     stats.observe("web", "v1", "a", 200, 0.003)
@@ -50,10 +54,8 @@ def test_router_stats_count_per_label_set_and_over_a_window() -> None:
     assert sum(s.count for s in stats.window(5, now=200.0).values()) == 2
     assert sum(s.count for s in stats.window(500, now=200.0).values()) == 3
     lines = stats.render()
-    assert (
-        'ferryman_http_requests_total{region="r1",zone="a",service="web",version="v2",code="500"} 1'
-        in lines
-    )
+    labels = 'environment="prod",region="r1",zone="a",service="web",version="v2",code="500"'
+    assert f"ferryman_http_requests_total{{{labels}}} 1" in lines
     buckets = [ln for ln in lines if "_bucket{" in ln and 'version="v1"' in ln]
     assert len(buckets) == len(BOUNDS) + 1
     assert buckets[1].endswith('le="0.0025"} 0') and buckets[2].endswith('le="0.005"} 2')
@@ -92,11 +94,27 @@ def test_a_missing_prometheus_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) 
         prometheus.prometheus_binary()
 
 
-def test_the_public_names_of_metrics_and_traffic_resolve() -> None:
-    import ferryman.metrics
-    import ferryman.traffic
+@pytest.mark.parametrize("name", sorted(metrics_package._EXPORTS))
+def test_each_public_metrics_name_is_the_object_of_the_module_it_claims(name: str) -> None:
+    claimed = metrics_package._EXPORTS[name]
+    assert getattr(metrics_package, name) is getattr(importlib.import_module(claimed), name)
+    assert getattr(metrics_package, name).__module__ == claimed
 
-    for module in (ferryman.metrics, ferryman.traffic):
-        assert all(getattr(module, name) is not None for name in module.__all__)
-    assert isinstance(ferryman.metrics.LocalMetrics("http://x"), ferryman.metrics.MetricSource)
-    assert isinstance(ferryman.metrics.PrometheusMetrics("http://x"), ferryman.metrics.MetricSource)
+
+def test_the_metrics_and_traffic_packages_list_what_they_export() -> None:
+    assert sorted(metrics_package.__all__) == sorted(metrics_package._EXPORTS)
+    for name in traffic_package.__all__:
+        exported = getattr(traffic_package, name)
+        assert exported.__module__.startswith("ferryman.traffic."), name
+
+
+async def test_the_local_source_refuses_what_it_cannot_answer_before_asking_anyone() -> None:
+    source = LocalMetrics(f"http://127.0.0.1:{free_port()}", timeout=1)
+    with pytest.raises(BadQuery, match="answers MetricQuery only"):
+        await source.query("sum(up)", window=60)
+    with pytest.raises(BadQuery, match="unknown label pod; routers have environment"):
+        await source.query(MetricQuery(kind="requests", by=("pod",)), window=60)
+    with pytest.raises(BadQuery, match="window must be > 0 seconds, got 0"):
+        await source.query(MetricQuery(kind="requests"), window=0)
+    with pytest.raises(SourceUnavailable, match="local metrics: "):
+        await source.query(MetricQuery(kind="requests"), window=60)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from ferryman.cli.plan_view import plan_json, plan_tree
 from ferryman.errors import PlanError
 from ferryman.plan.compile import compile_plan, resolve_source
-from ferryman.plan.render import plan_json, plan_tree
 from ferryman.spec.models import Spec
 
 SPEC = {
@@ -68,7 +68,11 @@ def test_render_tree_and_json(tmp_path: Path) -> None:
     console.print(plan_tree(plan))
     text = console.export_text()
     assert "release hello → dev  version v7" in text
-    assert "region eu-1: zones a, b together" in text
-    assert "web ×3 per zone from hello: start in every zone → barrier (30s)" in text
-    assert "switch 100% → retire old" in text
+    assert "wave 1 on local: eu-1 together" in text
+    assert "region eu-1: zones a, b at once" in text
+    assert (
+        "web (replace) ×3 per zone from hello: start new ×3 in every zone → barrier (30s)"
+        " → switch: new 100%; then retire current"
+    ) in text
+    assert "finalize eu-1: retire the old versions" in text
     assert '"version": "v7"' in plan_json(plan)

@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 
 from ferryman.errors import PlanError, SpecError
-from ferryman.plan.compile import artifact_node, compile_build, platform_queue
+from ferryman.plan.compile import artifact_node, compile_build
 from ferryman.plan.matrix import expand_matrix, node_id
 from ferryman.spec.load import load_spec_text
 from ferryman.spec.models import Spec
+from ferryman.temporal.names import build_task_queue
 
 
 def test_product_exclude_and_include_like_github_actions() -> None:
@@ -59,8 +60,10 @@ def test_nodes_are_repo_times_leg_and_needs_match_legs(tmp_path: Path) -> None:
         "svc:linux-arm64",
     }
     assert nodes["svc:linux-arm64"].needs == ("lib", "native:linux-arm64")
-    assert nodes["svc:linux-arm64"].task_queue == platform_queue("linux/arm64")
-    assert nodes["svc:linux-amd64"].task_queue == "ferryman-build"
+    assert nodes["svc:linux-arm64"].runs_on == "linux/arm64"
+    assert nodes["svc:linux-amd64"].runs_on == ""
+    assert build_task_queue("ferryman", "linux/arm64") == "ferryman-build-linux-arm64"
+    assert build_task_queue("ferryman") == "ferryman-build"
     step = nodes["svc:linux-arm64"].steps[0]
     assert step.run == "echo linux/arm64"
     assert step.env["FERRYMAN_MATRIX_PLATFORM"] == "linux/arm64"

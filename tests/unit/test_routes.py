@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 
-from ferryman.providers.base import Mirror, RouteRule, RouteTable
-from ferryman.providers.routes import Chooser, RouteError, check_table, schedule, user_bucket
+from ferryman.platform.models import Mirror, RouteRule, RouteTable
+from ferryman.platform.routes import Chooser, RouteError, check_table, schedule, user_bucket
 
 
 def table(**kwargs: object) -> RouteTable:

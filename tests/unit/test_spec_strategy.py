@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ferryman.deploy.bluegreen import PreviewMatch, SmokeCheck
+from ferryman.deploy.steps import PreviewMatch, SmokeCheck
+from ferryman.deploy.strategies import BlueGreenOptions, ReplaceOptions
 from ferryman.errors import SpecError
 from ferryman.plan.compile import compile_plan
 from ferryman.spec.load import load_spec_text
@@ -52,7 +53,7 @@ def test_blue_green_options_reach_the_plan(tmp_path: Path) -> None:
     spec = load_spec_text(text, "ferryman.yaml")
     plan = compile_plan(spec, tmp_path / "ferryman.yaml", "dev")
     options = plan.deploy.services[0].strategy
-    assert options is not None
+    assert isinstance(options, BlueGreenOptions)
     assert not options.auto_promote
     assert options.preview == PreviewMatch(header="X-Tester", value="yes")
     assert options.smoke == (SmokeCheck(path="/healthz"), SmokeCheck(path="/", contains="hello"))
@@ -63,14 +64,15 @@ def test_blue_green_options_reach_the_plan(tmp_path: Path) -> None:
 def test_defaults_follow_the_issue(tmp_path: Path) -> None:
     spec = load_spec_text(spec_with("{}"), "ferryman.yaml")
     options = compile_plan(spec, tmp_path / "f.yaml", "dev").deploy.services[0].strategy
-    assert options is not None and options.scale_down_delay_s == 30 and options.auto_promote
+    assert isinstance(options, BlueGreenOptions)
+    assert options.scale_down_delay_s == 30 and options.auto_promote
 
 
 def test_no_strategy_means_level_one(tmp_path: Path) -> None:
     text = spec_with("{}").replace("    strategy:\n      blue-green:\n        {}\n", "")
     assert "strategy" not in text
     plan = compile_plan(load_spec_text(text, "f.yaml"), tmp_path / "f.yaml", "dev")
-    assert plan.deploy.services[0].strategy is None
+    assert plan.deploy.services[0].strategy == ReplaceOptions()
 
 
 @pytest.mark.parametrize(
@@ -115,3 +117,13 @@ def test_bad_options_are_located(options: str, line: int, path: str, message: st
     assert len(issues) == 1, issues
     assert issues[0].line == line and issues[0].path.startswith(path), issues[0]
     assert message in issues[0].message
+
+
+def test_replace_can_be_named_and_two_strategies_are_refused(tmp_path: Path) -> None:
+    text = spec_with("{}").replace("      blue-green:\n        {}\n", "      replace: {}\n")
+    plan = compile_plan(load_spec_text(text, "f.yaml"), tmp_path / "f.yaml", "dev")
+    assert plan.deploy.services[0].strategy == ReplaceOptions()
+    both = spec_with("{}").replace("      blue-green:\n", "      replace: {}\n      blue-green:\n")
+    with pytest.raises(SpecError) as error:
+        load_spec_text(both, "ferryman.yaml")
+    assert "choose one strategy, got replace, blue-green" in str(error.value)

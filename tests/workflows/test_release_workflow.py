@@ -18,10 +18,10 @@ from temporalio.testing import WorkflowEnvironment
 from ferryman.plan.compile import compile_plan
 from ferryman.plan.models import ReleasePlan
 from ferryman.spec.models import Spec
-from ferryman.temporal.region_workers import RegionWorkers
-from ferryman.temporal.worker import build_workers
+from ferryman.temporal.models.release import ReleaseResult
 from ferryman.temporal.workflows.release import ReleaseWorkflow
 from ferryman.testing.fake_provider import FakeProvider
+from ferryman.testing.workers import serving
 
 
 def make_repo(root: Path, test_command: str = "true") -> Path:
@@ -36,7 +36,11 @@ def make_repo(root: Path, test_command: str = "true") -> Path:
 
 
 def make_plan(
-    root: Path, version: str | None = None, test_command: str = "true", health_s: float = 5
+    root: Path,
+    version: str | None = None,
+    test_command: str = "true",
+    health_s: float = 5,
+    regions: tuple[str, ...] = ("eu-1",),
 ) -> ReleasePlan:
     spec = Spec.model_validate(
         {
@@ -61,7 +65,7 @@ def make_plan(
                     "health": {"timeout-seconds": health_s, "interval-seconds": 0.1},
                 }
             },
-            "environments": {"dev": {"regions": {"eu-1": {"zones": ["a", "b"]}}}},
+            "environments": {"dev": {"regions": {r: {"zones": ["a", "b"]} for r in regions}}},
         }
     )
     return compile_plan(spec, root / "ferryman.yaml", "dev", version)
@@ -69,22 +73,15 @@ def make_plan(
 
 async def run_release(
     env: WorkflowEnvironment, provider: FakeProvider, plan: ReleasePlan
-) -> object:
-    queue, build_queue = f"q-{uuid.uuid4()}", f"b-{uuid.uuid4()}"
-    regions = RegionWorkers(env.client, lambda _: provider, prefix=f"{queue}-region-")
-    workers = build_workers(
-        env.client,
-        lambda _: provider,
-        task_queue=queue,
-        build_task_queue=build_queue,
-        regions=regions,
-    )
-    nodes = tuple(node.model_copy(update={"task_queue": build_queue}) for node in plan.build.nodes)
-    plan = plan.model_copy(update={"build": plan.build.model_copy(update={"nodes": nodes})})
-    async with regions, workers[0], workers[1]:
+) -> ReleaseResult:
+    async with serving(env.client, lambda p, e: provider, regions_of(plan)) as queue:
         return await env.client.execute_workflow(
             ReleaseWorkflow.run, plan, id=f"release/hello/dev/{uuid.uuid4()}", task_queue=queue
         )
+
+
+def regions_of(plan: ReleasePlan) -> list[str]:
+    return [region.name for region in plan.deploy.regions]
 
 
 def head_commit(repo: Path) -> str:
@@ -104,12 +101,12 @@ async def test_release_starts_switches_and_retires(
 ) -> None:
     provider = FakeProvider()
     first = await run_release(time_skipping, provider, make_plan(repo_root, "v1"))
-    assert first.status == "succeeded"  # type: ignore[attr-defined]
+    assert first.status == "succeeded"
     assert provider.routes[("eu-1", "web")].weights == {"v1": 100}
     assert provider.starts == 4
 
     second = await run_release(time_skipping, provider, make_plan(repo_root, "v2"))
-    assert second.status == "succeeded"  # type: ignore[attr-defined]
+    assert second.status == "succeeded"
     assert provider.routes[("eu-1", "web")].weights == {"v2": 100}
     assert set(provider.instances) == {("eu-1", "a", "web", "v2"), ("eu-1", "b", "web", "v2")}
 
@@ -121,7 +118,7 @@ async def test_same_version_twice_is_a_noop(
     await run_release(time_skipping, provider, make_plan(repo_root, "v1"))
     calls = len(provider.calls)
     again = await run_release(time_skipping, provider, make_plan(repo_root, "v1"))
-    assert again.status == "unchanged"  # type: ignore[attr-defined]
+    assert again.status == "unchanged"
     assert len(provider.calls) == calls
     assert provider.starts == 4
 
@@ -131,7 +128,7 @@ async def test_version_defaults_to_the_source_commit(
 ) -> None:
     commit = head_commit(repo_root / "app")
     result = await run_release(time_skipping, FakeProvider(), make_plan(repo_root))
-    assert result.version == commit[:12]  # type: ignore[attr-defined]
+    assert result.version == commit[:12]
 
 
 async def test_unhealthy_zone_rolls_back_and_keeps_the_old_version(
@@ -143,7 +140,7 @@ async def test_unhealthy_zone_rolls_back_and_keeps_the_old_version(
     with pytest.raises(WorkflowFailureError) as failure:
         await run_release(time_skipping, provider, make_plan(repo_root, "v2", health_s=0.5))
     message = str(failure.value.cause)
-    assert "zone b of eu-1" in message and "0/2 instances healthy" in message
+    assert "eu-1: zone b: web v2 0/2 instances healthy" in message
     assert provider.routes[("eu-1", "web")].weights == {"v1": 100}
     assert set(provider.instances) == {("eu-1", "a", "web", "v1"), ("eu-1", "b", "web", "v1")}
 

@@ -6,8 +6,9 @@ Layout under ``root``::
     bundles/<hex>.json      canonical JSON manifests, named by their sha256
 
 Every write goes to a temporary file that is renamed into place, so a crash
-never leaves a partial blob or manifest under its final name, and writing
-something that is already present is a no-op. Writes are not fsynced: every
+never leaves a partial blob or manifest under its final name. Writing something
+already present is a no-op only if the stored copy still hashes to its name; a
+corrupt copy is replaced, so a rebuild repairs the store. Writes are not fsynced: every
 read checks content against its digest, so a file torn by a power loss is
 detected (and rebuilt by the cache) rather than served, and builds stay fast.
 File modes are normalised like git does (``0o755`` if any execute bit is set,
@@ -89,7 +90,7 @@ class ArtifactStore:
         try:
             hexdigest = _hash_file(path)
             blob = self._blob_path(hexdigest)
-            if not blob.exists():
+            if not _holds(blob, hexdigest):
                 with path.open("rb") as src:
                     _write_verified(src, blob, hexdigest, 0o644)
         except OSError as exc:
@@ -210,7 +211,7 @@ class ArtifactStore:
         raw = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
         hexdigest = hashlib.sha256(raw).hexdigest()
         path = self.root / "bundles" / f"{hexdigest}.json"
-        if not path.exists():
+        if not _holds(path, hexdigest):
             _atomic_write(path, raw)
         return Bundle(digest=_PREFIX + hexdigest, files=files)
 
@@ -242,6 +243,18 @@ def _expand(workspace: Path, pattern: str) -> Iterator[Path]:
         for path in candidates:
             if path.is_file() and path.name != MARKER_NAME:
                 yield path
+
+
+def _holds(path: Path, hexdigest: str) -> bool:
+    """Whether ``path`` exists with content hashing to ``hexdigest``.
+
+    A stored file whose content no longer matches its name (a flipped byte, a torn
+    write) is never trusted: the caller writes the good content over it.
+    """
+    try:
+        return _hash_file(path) == hexdigest
+    except OSError:
+        return False
 
 
 def _hash_file(path: Path) -> str:

@@ -101,6 +101,13 @@ class BuildCache:
             return None
         return entry
 
+    def peek(self, key: str) -> CacheEntry | None:
+        """The entry for ``key`` as recorded, without checking its artifact (for reports)."""
+        try:
+            return CacheEntry.model_validate_json(self._path(key).read_bytes())
+        except (OSError, ValidationError):
+            return None
+
     def record(self, entry: CacheEntry) -> None:
         """Stores ``entry`` (atomically; a later record for the same key replaces it)."""
         atomic_write_bytes(self._path(entry.key), entry.model_dump_json().encode())

@@ -7,7 +7,9 @@ Three kinds of source are handled:
   checkout; the ref is exported from it with ``git archive``.
 * A local directory inside a git work tree: the ref (default ``HEAD``) is
   exported from the local repository itself. A subdirectory of a repository
-  exports just that subtree, so ``tree_digest`` names the subtree. When no ref
+  exports just that subtree, so ``tree_digest`` names the subtree, and its
+  ``commit`` is the newest commit that changed it (not the repository's HEAD,
+  which unrelated changes move). When no ref
   is given and the directory has uncommitted changes, the working tree is
   built as it is instead: the files git would commit after ``git add -A``
   (tracked plus untracked-but-not-ignored) are copied, ``commit`` is the HEAD
@@ -127,12 +129,12 @@ def _materialise(source: str, ref: str | None, dest: Path, cache_dir: Path) -> t
         _copy_files(root, _walk(root, _skipper(excluded)), dest)
         digest = _content_digest(dest)
         return digest, digest
-    if ref is None and _is_dirty(root, excluded):
-        return _copy_working_tree(root, excluded, dest)
     toplevel, prefix = location
+    if ref is None and _is_dirty(root, excluded):
+        return _copy_working_tree(root, prefix, excluded, dest)
     commit, tree = _resolve(toplevel, prefix, ref)
     _extract(toplevel, tree, dest)
-    return commit, tree
+    return _last_change(toplevel, commit, prefix), tree
 
 
 def _is_local(source: str) -> bool:
@@ -193,6 +195,9 @@ def _extract(repo: Path, tree: str, dest: Path) -> None:
         ) as proc:
             assert proc.stdout is not None
             problem = _unpack(proc.stdout, dest)
+            # tarfile stops at the end-of-archive marker; git archive may still be writing the
+            # padding after it, and would die of SIGPIPE if the pipe closed under it.
+            proc.stdout.read()
         if proc.returncode != 0:
             stderr.seek(0)
             problem = _last_line(stderr.read().decode(errors="replace"))
@@ -245,7 +250,23 @@ def _is_dirty(root: Path, excluded: Iterable[Path]) -> bool:
     return bool(status)
 
 
-def _copy_working_tree(root: Path, excluded: set[Path], dest: Path) -> tuple[str, str]:
+def _last_change(repo: Path, commit: str, prefix: str) -> str:
+    """The newest commit up to ``commit`` that changed ``prefix`` (``commit`` for the root).
+
+    A source that is a subdirectory of a larger repository (an example inside a
+    project, a service in a monorepo) is versioned by its own history, not by
+    unrelated commits elsewhere in the repository.
+    """
+    if not prefix:
+        return commit
+    try:
+        found = _git(["rev-list", "-1", commit, "--", prefix], repo).strip()
+    except _Failure:
+        return commit
+    return found or commit
+
+
+def _copy_working_tree(root: Path, prefix: str, excluded: set[Path], dest: Path) -> tuple[str, str]:
     """Copies what git would commit from ``root``; returns the dirty commit and digest."""
     listed = ["ls-files", "-z", "--cached", "--others", "--exclude-standard"]
     listing = _git([*listed, "--", *_pathspecs(root, excluded)], root)
@@ -256,7 +277,8 @@ def _copy_working_tree(root: Path, excluded: set[Path], dest: Path) -> tuple[str
         head = _git(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], root).strip()
     except _Failure:
         return digest, digest
-    return f"{head}-dirty", digest
+    toplevel = _git(["rev-parse", "--show-toplevel"], root).strip()
+    return f"{_last_change(Path(toplevel), head, prefix)}-dirty", digest
 
 
 def _pathspecs(root: Path, excluded: Iterable[Path]) -> list[str]:

@@ -1,8 +1,9 @@
 """Build history on disk: one JSON record per finished build, newest last.
 
-``.ferryman/builds/<stamp>.json`` holds the build id, the spec, when it ran and
-the ``BuildResult`` as JSON. The CLI writes a record after each build and reads
-them back for ``ferryman builds``, for expected durations in plans (the last
+``$FERRYMAN_HOME/builds/<stamp>-<build id>.json`` holds the build id, the spec,
+when it ran and the ``BuildResult`` as JSON. The CLI writes a record after each
+build (a release's build is recorded from Temporal the next time the history is
+read) and reads them back for ``ferryman builds``, for expected durations in plans (the last
 measured duration of each node) and for the artifacts of nodes that
 ``--changed-since`` leaves out.
 """
@@ -10,6 +11,7 @@ measured duration of each node) and for the artifacts of nodes that
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,11 @@ class BuildRecord:
     result: dict[str, Any]
 
     @property
+    def run_id(self) -> str:
+        """The run the build's step logs are filed under (the release id for a release)."""
+        return str(self.result.get("run_id") or self.build_id)
+
+    @property
     def nodes(self) -> dict[str, dict[str, Any]]:
         """Node id → its result as JSON data."""
         nodes: dict[str, dict[str, Any]] = self.result.get("nodes", {})
@@ -47,22 +54,28 @@ class BuildRecord:
 def save_record(root: Path, record: BuildRecord) -> Path:
     """Write ``record`` under ``root``; returns its path."""
     stamp = record.finished.replace(":", "").replace("-", "")
-    path = root / f"{stamp}-{record.build_id.rsplit('/', 1)[-1]}.json"
+    name = re.sub(r"[^A-Za-z0-9.-]+", "_", record.build_id).strip("_")
+    path = root / f"{stamp}-{name}.json"
     atomic_write_bytes(path, json.dumps(record.__dict__, indent=2).encode())
     return path
 
 
 def load_records(root: Path, system: str | None = None) -> list[BuildRecord]:
-    """Every readable record under ``root``, oldest first, optionally for one system."""
-    records = []
+    """Every readable record under ``root``, oldest first, optionally for one system.
+
+    A build recorded twice (by the CLI that ran it and from Temporal) counts once,
+    at its latest record.
+    """
+    records: dict[str, BuildRecord] = {}
     for path in sorted(root.glob("*.json")):
         try:
             record = BuildRecord(**json.loads(path.read_text()))
         except (OSError, ValueError, TypeError):
             continue
         if system is None or record.system == system:
-            records.append(record)
-    return records
+            records.pop(record.build_id, None)
+            records[record.build_id] = record
+    return list(records.values())
 
 
 def last_durations(records: list[BuildRecord]) -> dict[str, float]:

@@ -20,8 +20,12 @@ def _slug(name: str) -> str:
     return slug or "_"
 
 
-def _run_dir(root: Path, run_id: str) -> Path:
+def run_dir(root: Path, run_id: str) -> Path:
+    """The directory holding every step log of a run (a release or build id)."""
     return root / _slug(run_id.replace("/", "_"))
+
+
+_run_dir = run_dir
 
 
 def step_log_path(root: Path, run_id: str, node: str, index: int, step_name: str) -> Path:

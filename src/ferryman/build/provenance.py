@@ -1,7 +1,9 @@
 """SLSA provenance v1 for build artifacts, as in-toto Statements signed in DSSE envelopes.
 
-Each stored bundle gets one envelope in ``<store>/provenance/<hex>.json``. Its
-statement's subjects are the bundle (named by its node id) and every file in it;
+Every build that stores a bundle signs one envelope, kept in
+``<store>/provenance/<hex>/`` (the bundle's history); the newest build's is also
+``<store>/provenance/<hex>.json``, the bundle's provenance. A statement's
+subjects are the bundle (named by its node id) and every file in it;
 its predicate names the source (repo, ref, commit, matrix leg) and the digest of
 every dependency artifact, so the chain down to source commits can be walked.
 Envelopes are signed with an Ed25519 key kept under ``keys_dir`` and generated on
@@ -21,6 +23,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -203,29 +206,79 @@ class ProvenanceStore:
         self.root = store.root / "provenance"
 
     def path(self, digest: str) -> Path:
-        """Where the envelope of bundle ``digest`` is kept."""
+        """Where the envelope of the newest build of bundle ``digest`` is kept."""
         return self.root / f"{digest.removeprefix('sha256:')}.json"
 
+    def history_dir(self, digest: str) -> Path:
+        """Where the envelope of every build that produced bundle ``digest`` is kept."""
+        return self.root / digest.removeprefix("sha256:")
+
     def save(self, digest: str, statement: Json) -> Path:
-        """Sign ``statement`` and store it for bundle ``digest``; returns the envelope's path."""
+        """Sign ``statement`` and store it for bundle ``digest``; returns the envelope's path.
+
+        Every build that produces the bundle adds its envelope to the bundle's
+        history (a retried build replaces its own), and the newest build by
+        ``finishedOn`` becomes the bundle's provenance. A repo without outputs
+        stores the empty bundle, which no provenance describes: there is no
+        artifact to trace, and every such repo shares its digest.
+        """
+        if len(statement.get("subject", ())) <= 1 and not self.store.bundle(digest).files:
+            return self.path(digest)
         envelope = sign_statement(statement, signing_key(self.keys_dir))
+        raw = json.dumps(envelope, indent=2).encode()
+        atomic_write_bytes(self.history_dir(digest) / _history_name(statement), raw)
         path = self.path(digest)
-        atomic_write_bytes(path, json.dumps(envelope, indent=2).encode())
+        if _finished(statement) >= self._newest_finished(digest):
+            atomic_write_bytes(path, raw)
         return path
 
+    def _newest_finished(self, digest: str) -> str:
+        try:
+            return _finished(_payload(json.loads(self.path(digest).read_bytes())))
+        except (OSError, ValueError, KeyError, TypeError):
+            return ""
+
     def load(self, digest: str) -> Json:
-        """The verified statement of bundle ``digest``.
+        """The verified statement of the newest build of bundle ``digest``.
 
         Raises:
             BuildError: No provenance, or its signature does not verify.
         """
+        return self._load_envelope(self.path(digest), digest)
+
+    def history(self, digest: str) -> list[Json]:
+        """The verified statement of every build that produced ``digest``, newest first.
+
+        Raises:
+            BuildError: No provenance, or a signature does not verify.
+        """
+        files = sorted(self.history_dir(digest).glob("*.json"), reverse=True)
+        if not files:
+            return [self.load(digest)]
+        statements = [self._load_envelope(file, digest) for file in files]
+        return sorted(statements, key=_finished, reverse=True)
+
+    def _load_envelope(self, path: Path, digest: str) -> Json:
         try:
-            envelope = json.loads(self.path(digest).read_bytes())
+            envelope = json.loads(path.read_bytes())
         except FileNotFoundError as exc:
             raise BuildError(f"no provenance for {digest}") from exc
-        except ValueError as exc:
+        except (OSError, ValueError) as exc:
             raise BuildError(f"provenance for {digest} is unreadable: {exc}") from exc
         return verify_envelope(envelope, signing_key(self.keys_dir).public_key())
+
+    def newest_for_node(self, node_id: str) -> str | None:
+        """The bundle digest most recently built by node ``node_id``, if any has provenance."""
+        best: tuple[str, str] | None = None
+        for path in self.root.glob("*.json"):
+            try:
+                statement = _payload(json.loads(path.read_bytes()))
+                name = statement["subject"][0]["name"]
+            except (OSError, ValueError, KeyError, TypeError, IndexError):
+                continue
+            if name == node_id and (best is None or _finished(statement) > best[0]):
+                best = (_finished(statement), "sha256:" + path.stem)
+        return None if best is None else best[1]
 
     def resolve(self, ref: str) -> str:
         """The full bundle digest for a digest or unique hex prefix with provenance.
@@ -257,6 +310,28 @@ class ProvenanceStore:
         for dep in dependency_digests(statement):
             problems += self._verify(dep, seen)
         return problems
+
+
+def _payload(envelope: Json) -> Json:
+    """An envelope's statement, unverified: only to order and find envelopes."""
+    statement: Json = json.loads(base64.b64decode(envelope["payload"]))
+    return statement
+
+
+def _finished(statement: Json) -> str:
+    """When the build a statement describes finished (RFC 3339, so it sorts by time)."""
+    try:
+        return str(statement["predicate"]["runDetails"]["metadata"]["finishedOn"])
+    except (KeyError, TypeError):
+        return ""
+
+
+def _history_name(statement: Json) -> str:
+    """A file name that sorts by finishing time and is the same for a retried build."""
+    metadata = statement["predicate"]["runDetails"]["metadata"]
+    run = f"{metadata.get('invocationId', '')} {statement['subject'][0]['name']}"
+    stamp = re.sub(r"[^0-9A-Za-z]", "", _finished(statement)) or "0"
+    return f"{stamp}-{hashlib.sha256(run.encode()).hexdigest()[:12]}.json"
 
 
 def dependency_digests(statement: Json) -> list[str]:

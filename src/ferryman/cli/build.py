@@ -18,21 +18,23 @@ from ferryman.build.history import (
     load_records,
     save_record,
 )
-from ferryman.cli.app import app, console, fail
+from ferryman.build.report import node_failure
+from ferryman.cli.app import app, console, err_console, fail
 from ferryman.cli.build_view import follow_build
 from ferryman.cli.context import AddressOption, NamespaceOption, client_for, run
+from ferryman.cli.sync import sync_now
 from ferryman.plan.compile import compile_build
 from ferryman.plan.models import BuildPlan
 from ferryman.plan.select import affected_plan
-from ferryman.spec.load import load_spec
-from ferryman.temporal.models import BuildRequest
+from ferryman.spec.load import load_spec, spec_file
+from ferryman.temporal.models.build import BuildRequest
 from ferryman.temporal.names import TASK_QUEUE
 from ferryman.temporal.workflows.build import BuildWorkflow
 
 
 def builds_dir() -> Path:
     """Where finished builds are recorded."""
-    return paths.home() / "builds"
+    return paths.builds_dir()
 
 
 def _now() -> str:
@@ -48,6 +50,7 @@ def build_plan_for(
     platform_queues: tuple[str, ...] = (),
 ) -> tuple[str, BuildPlan]:
     """The system name and the build plan for a spec, with history-derived durations."""
+    file = spec_file(file)
     spec = load_spec(file)
     records = load_records(builds_dir(), spec.system)
     plan = compile_build(
@@ -64,7 +67,9 @@ def build_plan_for(
 
 @app.command()
 def build(
-    file: Path = typer.Argument(..., help="The ferryman.yaml whose repos to build."),
+    file: Path = typer.Argument(
+        ..., help="The ferryman.yaml whose repos to build (or its directory)."
+    ),
     no_cache: bool = typer.Option(False, "--no-cache", help="Run every step; ignore the cache."),
     changed_since: str | None = typer.Option(
         None, "--changed-since", help="Build only repos changed since this git ref, and downstream."
@@ -93,7 +98,7 @@ def build(
         console.print(f"nothing changed since {changed_since}: no node to build")
         raise typer.Exit(0)
 
-    spec_path = str(file.resolve())
+    spec_path = str(spec_file(file).resolve())
 
     async def go() -> int:
         client = await client_for(temporal_address, namespace)
@@ -124,9 +129,9 @@ def build(
         if not result.succeeded:
             for node in result.nodes.values():
                 if node.status != "succeeded":
-                    kind = f" ({node.kind})" if node.kind else ""
-                    console.print(f"[red]{node.id}[/]: {node.status}{kind}: {node.error}")
-            raise fail(f"{build_id} failed")
+                    line = node_failure(node.id, node.status, node.error, node.kind)
+                    err_console.print(line, markup=False, highlight=False, soft_wrap=True)
+            raise fail(f"{build_id} failed (`ferryman logs {build_id}` prints every step's log)")
         return 0
 
     raise typer.Exit(run(go()))
@@ -136,24 +141,34 @@ def build(
 def builds(
     limit: int = typer.Option(20, "--limit", "-n", help="How many recent builds to show."),
     system: str | None = typer.Option(None, "--system", help="Only builds of this system."),
+    temporal_address: str | None = AddressOption,
+    namespace: str | None = NamespaceOption,
 ) -> None:
-    """List recent builds, newest first, with how each node ended."""
+    """List recent builds, releases' builds included, newest first, with how each node ended."""
+
+    sync_now(temporal_address, namespace)
+    records = load_records(builds_dir(), system)
+    if not records:
+        console.print(f"no build recorded in {builds_dir()}")
+        return
     table = Table(
-        Column("build", no_wrap=True),
+        Column("build", overflow="fold"),
         Column("finished", no_wrap=True),
-        "nodes",
-        "built",
-        "cached",
-        "failed/skipped",
+        *(Column(name, justify="right", no_wrap=True, min_width=len(name)) for name in _COUNTS),
+        box=None,
+        padding=(0, 1),
     )
-    for record in reversed(load_records(builds_dir(), system)[-limit:]):
+    for record in reversed(records[-limit:]):
         nodes = record.nodes.values()
         table.add_row(
             record.build_id,
-            record.finished,
-            str(len(nodes)),
+            record.finished.replace("T", " ").removesuffix("Z"),
             str(sum(1 for n in nodes if n["status"] == "succeeded" and not n.get("cached"))),
             str(sum(1 for n in nodes if n.get("cached"))),
             str(sum(1 for n in nodes if n["status"] != "succeeded")),
         )
     console.print(table)
+
+
+_COUNTS = ("built", "cached", "failed")
+"""Nodes built, reused from the cache, and not succeeded (failed, skipped or cancelled)."""

@@ -7,14 +7,14 @@ import contextlib
 from collections import Counter
 
 from rich.console import Console, Group
-from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError
 
 from ferryman.cli.live import STYLES
-from ferryman.temporal.models import BuildResult
+from ferryman.cli.terminal_view import live_display
+from ferryman.temporal.models.build import BuildResult
 from ferryman.temporal.workflows.build import BuildWorkflow
 
 BuildHandle = WorkflowHandle[BuildWorkflow, BuildResult]
@@ -38,7 +38,7 @@ def render_nodes(build_id: str, nodes: dict[str, str], limit: int = 40) -> Group
 async def follow_build(handle: BuildHandle, console: Console) -> BuildResult:
     """Show the nodes live until the build ends; returns its result."""
     result_task = asyncio.ensure_future(handle.result())
-    with Live(console=console, refresh_per_second=4, transient=False) as live:
+    with live_display(console) as live:
         while not result_task.done():
             with contextlib.suppress(RPCError):
                 live.update(render_nodes(handle.id, await handle.query(BuildWorkflow.nodes)))

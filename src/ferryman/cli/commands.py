@@ -10,6 +10,7 @@ import importlib
 import pkgutil
 
 import ferryman.cli
+from ferryman.cli import help_view
 
 _NOT_NOUNS = {"app", "commands", "context", "live"}
 
@@ -17,8 +18,9 @@ _NOT_NOUNS = {"app", "commands", "context", "live"}
 def register_all() -> None:
     """Import every noun module of ``ferryman.cli``."""
     for module in pkgutil.iter_modules(ferryman.cli.__path__):
-        if module.name not in _NOT_NOUNS and not module.name.startswith("_"):
+        if module.name not in _NOT_NOUNS and not module.name.endswith("_view"):
             importlib.import_module(f"ferryman.cli.{module.name}")
 
 
 register_all()
+help_view.install()

@@ -7,8 +7,12 @@ import threading
 
 import typer
 
+from ferryman import paths
 from ferryman.cli.app import app, console
-from ferryman.devstack import DevStack, StackConfig, StackInfo
+from ferryman.devstack import DevStack, StackConfig, StackInfo, load_info
+from ferryman.devstack.find import DEFAULT_AGENT_URL, stray_stack
+from ferryman.devstack.processes import pid_alive
+from ferryman.devstack.stack import info_path
 
 
 def print_stack(info: StackInfo) -> None:
@@ -17,8 +21,18 @@ def print_stack(info: StackInfo) -> None:
     if info.ui_url:
         console.print(f"Web UI        {info.ui_url}")
     console.print(f"local agent   {info.agent_url}")
+    if info.server_url:
+        console.print(f"dashboard     {info.server_url}/releases  (log in with a user's token)")
+        console.print(f"HTTP API      {info.server_url}  (pending gates: /api/v1/gates)")
     if info.prometheus_url:
         console.print(f"Prometheus    {info.prometheus_url}")
+    if info.config_path:
+        console.print(f"users         {info.config_path} (ferryman users list)")
+    if info.tokens_path:
+        console.print(
+            f"demo tokens   {info.tokens_path} (owner-only; this CLI acts as alice, "
+            "approve as another user with FERRYMAN_TOKEN=…)"
+        )
 
 
 @app.command()
@@ -39,8 +53,19 @@ def dev(
         False, "--prometheus", help="Also start Prometheus scraping routers and instances."
     ),
     prometheus_port: int = typer.Option(9090, help="Port of Prometheus's HTTP API and UI."),
+    server_port: int = typer.Option(7490, help="Port of ferryman's HTTP API."),
+    traffic_backend: str = typer.Option(
+        "builtin", "--traffic-backend", help="What routes traffic: builtin or haproxy."
+    ),
 ) -> None:
-    """Start Temporal, the ferryman worker and the local platform agent."""
+    """Start Temporal, the ferryman worker, the local platform agent and the HTTP API.
+
+    On first start, creates a ferryman config with demo users (alice, bob,
+    demo-approver) and prints where their tokens are.
+    """
+    if traffic_backend not in ("builtin", "haproxy"):
+        console.print(f"error: --traffic-backend is builtin or haproxy, not {traffic_backend!r}")
+        raise typer.Exit(2)
     stack = DevStack(
         StackConfig(
             temporal_port=temporal_port,
@@ -52,6 +77,8 @@ def dev(
             build_slots=build_slots,
             prometheus=prometheus,
             prometheus_port=prometheus_port,
+            traffic_backend=traffic_backend,
+            server_port=server_port,
         )
     )
     stopped = threading.Event()
@@ -72,8 +99,23 @@ def dev(
 
 @app.command()
 def down() -> None:
-    """Stop a stack started with ``ferryman dev --detach``."""
-    if DevStack.stop():
-        console.print("dev stack stopped")
-    else:
-        console.print("no dev stack is recorded")
+    """Stop the dev stack recorded in the state home (``$FERRYMAN_HOME``).
+
+    Nothing to stop is not an error: ``down`` then says where it looked and
+    exits 0, so it can end any script.
+    """
+    info = load_info()
+    if info is not None and not info.alive() and not any(pid_alive(p) for p in info.pids.values()):
+        info_path().unlink(missing_ok=True)
+        console.print(f"the dev stack recorded in {info_path()} had already stopped")
+        return
+    if DevStack.stop(info):
+        console.print(f"dev stack stopped (it was recorded in {info_path()})")
+        return
+    console.print(
+        f"no dev stack is recorded in {info_path()} (state home {paths.describe_home()});"
+        " nothing to stop"
+    )
+    stray = stray_stack(DEFAULT_AGENT_URL)
+    if stray is not None:
+        console.print(stray)

@@ -6,6 +6,8 @@ node id (its artifact from the latest recorded build).
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from rich.tree import Tree
 
@@ -15,6 +17,7 @@ from ferryman.build.history import last_artifacts, load_records
 from ferryman.build.provenance import ProvenanceStore, dependency_digests
 from ferryman.cli.app import app, console, fail
 from ferryman.cli.build import builds_dir
+from ferryman.cli.sync import sync_now
 from ferryman.errors import BuildError
 
 
@@ -25,21 +28,45 @@ def _store() -> ProvenanceStore:
 def resolve_artifact(store: ProvenanceStore, ref: str) -> str:
     """The bundle digest an ARTIFACT argument names.
 
+    A node id names the artifact of its latest recorded build (releases' builds
+    included), else the newest artifact it built.
+
     Raises:
         BuildError: It names no artifact, or several.
     """
+
+    sync_now()
     by_node = last_artifacts(load_records(builds_dir()))
     if ref in by_node:
+        if _empty(store, by_node[ref]):
+            raise BuildError(f"{ref} has no outputs: its build makes no artifact to trace")
         return by_node[ref]
+    newest = store.newest_for_node(ref)
+    if newest is not None:
+        return newest
     return store.resolve(ref)
 
 
-def _describe(store: ProvenanceStore, digest: str, tree: Tree, seen: set[str]) -> None:
+def _empty(store: ProvenanceStore, digest: str) -> bool:
     try:
-        statement = store.load(digest)
-    except BuildError as exc:
-        tree.add(f"[red]{digest}: {exc}[/]")
-        return
+        return not store.store.bundle(digest).files
+    except BuildError:
+        return False
+
+
+def _describe(
+    store: ProvenanceStore,
+    digest: str,
+    tree: Tree,
+    seen: set[str],
+    statement: dict[str, Any] | None = None,
+) -> None:
+    if statement is None:
+        try:
+            statement = store.load(digest)
+        except BuildError as exc:
+            tree.add(f"[red]{digest}: {exc}[/]")
+            return
     predicate = statement["predicate"]
     definition = predicate["buildDefinition"]
     params = definition["externalParameters"]
@@ -63,22 +90,36 @@ def _describe(store: ProvenanceStore, digest: str, tree: Tree, seen: set[str]) -
 @app.command()
 def provenance(
     artifact: str = typer.Argument(..., help="Bundle digest or prefix, or a build node id."),
-    raw: bool = typer.Option(False, "--json", help="Print the verified in-toto statement."),
+    raw: bool = typer.Option(False, "--json", help="Print the verified in-toto statement(s)."),
+    every: bool = typer.Option(
+        False, "--all", help="Every build that produced the artifact, newest first."
+    ),
 ) -> None:
-    """Print what ARTIFACT was built from, down to the source commits."""
+    """Print what ARTIFACT was built from, down to the source commits (its newest build)."""
     import json
 
     store = _store()
     try:
         digest = resolve_artifact(store, artifact)
-        if raw:
-            typer.echo(json.dumps(store.load(digest), indent=2))
-            return
+        statements = store.history(digest) if every else [store.load(digest)]
     except BuildError as exc:
         raise fail(str(exc)) from exc
-    tree = Tree(f"artifact {digest}")
-    _describe(store, digest, tree, set())
-    console.print(tree)
+    if raw:
+        typer.echo(json.dumps(statements if every else statements[0], indent=2))
+        return
+    for index, statement in enumerate(statements):
+        title = f"artifact {digest}"
+        if every:
+            title += f"  build {index + 1} of {len(statements)}"
+        tree = Tree(title)
+        _describe(store, digest, tree, set(), statement)
+        console.print(tree)
+    if not every:
+        builds = len(list(store.history_dir(digest).glob("*.json")))
+        if builds > 1:
+            console.print(
+                f"[dim]the newest of {builds} builds that produced it; --all shows each[/]"
+            )
 
 
 @app.command()

@@ -1,4 +1,4 @@
-"""``ferryman promote`` and ``ferryman rollback``: decisions sent to a running release."""
+"""``ferryman promote | rollback | pause | resume | abort``: decisions sent to a release."""
 
 from __future__ import annotations
 
@@ -6,55 +6,114 @@ import getpass
 
 import typer
 
-from ferryman.cli.app import app, console
+from ferryman.cli.app import app, console, fail
 from ferryman.cli.context import AddressOption, NamespaceOption, client_for, run
-from ferryman.temporal.deploy_models import Decision
-from ferryman.temporal.gates import decide
+from ferryman.cli.whoami import current_user
+from ferryman.temporal.client import decisions
+from ferryman.temporal.models.region import Decision
 
-RegionOption = typer.Option(None, "--region", "-r", help="Only this region (default: all).")
-ByOption = typer.Option(None, "--by", help="Who decides (default: the current user).")
-ReasonOption = typer.Option("", "--reason", help="Why; kept in the release's history.")
+ByOption = typer.Option(
+    None, "--by", help="Who decides, without a ferryman config (else: the authenticated user)."
+)
 
 
-def _decide(
-    action: str,
-    release_id: str,
-    region: str | None,
-    by: str | None,
-    reason: str,
-    address: str | None,
-    namespace: str | None,
+def _decider(by: str | None) -> str:
+    """The authenticated user; ``--by`` only counts where there is no identity at all."""
+    user = current_user(required=False)
+    if user is None:
+        return by or getpass.getuser()
+    if by is not None and by != user:
+        raise fail(f"--by {by} does not match your identity {user} (from your token)", 3)
+    return user
+
+
+@app.command()
+def promote(
+    release_id: str = typer.Argument(..., help="The release, e.g. release/shop/prod/7."),
+    region: str | None = typer.Option(
+        None, "--region", "-r", help="Only this region (default: every region deploying)."
+    ),
+    by: str | None = ByOption,
+    reason: str = typer.Option("", "--reason", help="Why; kept in the release's history."),
+    temporal_address: str | None = AddressOption,
+    namespace: str | None = NamespaceOption,
 ) -> None:
+    """Approve the promotion gate of a release's held regions (or skip their remaining pauses).
+
+    The short form of ``ferryman approve RELEASE --gate <promotion gate>``, under the
+    same policy.
+    """
+    decider = _decider(by)
+
     async def go() -> list[str]:
-        client = await client_for(address, namespace)
-        decision = Decision(by=by or getpass.getuser(), reason=reason)
-        return await decide(client, release_id, action, decision, region)
+        client = await client_for(temporal_address, namespace)
+        decision = Decision(by=decider, reason=reason)
+        return await decisions.promote(client, release_id, decision, region)
 
     for answer in run(go()):
         console.print(answer)
 
 
 @app.command()
-def promote(
+def rollback(
     release_id: str = typer.Argument(..., help="The release, e.g. release/shop/prod/7."),
-    region: str | None = RegionOption,
+    reason: str = typer.Option(..., "--reason", help="Why; kept in the release's history."),
     by: str | None = ByOption,
-    reason: str = ReasonOption,
     temporal_address: str | None = AddressOption,
     namespace: str | None = NamespaceOption,
 ) -> None:
-    """Promote a release waiting for promotion (or skip its remaining pauses)."""
-    _decide("promote", release_id, region, by, reason, temporal_address, namespace)
+    """Put back every region the release touched, the last wave first; waits until done."""
+    decider = _decider(by)
+
+    async def go() -> str:
+        client = await client_for(temporal_address, namespace)
+        decision = Decision(by=decider, reason=reason)
+        return await decisions.rollback(client, release_id, decision)
+
+    console.print(run(go()))
+
+
+def _steer(action: str, release_id: str, reason: str, by: str | None, address: str | None,
+           namespace: str | None) -> None:  # fmt: skip
+    async def go() -> str:
+        client = await client_for(address, namespace)
+        decision = Decision(by=by or getpass.getuser(), reason=reason)
+        return await decisions.steer(client, release_id, action, decision)
+
+    console.print(run(go()))
 
 
 @app.command()
-def rollback(
+def pause(
     release_id: str = typer.Argument(..., help="The release, e.g. release/shop/prod/7."),
-    region: str | None = RegionOption,
+    reason: str = typer.Option(..., "--reason", help="Why; kept in the release's history."),
     by: str | None = ByOption,
-    reason: str = ReasonOption,
     temporal_address: str | None = AddressOption,
     namespace: str | None = NamespaceOption,
 ) -> None:
-    """Restore the state recorded before a release's deploy in a region; waits until done."""
-    _decide("rollback", release_id, region, by, reason, temporal_address, namespace)
+    """Stop a rollout after its current step, until `ferryman resume`."""
+    _steer("pause", release_id, reason, by, temporal_address, namespace)
+
+
+@app.command()
+def resume(
+    release_id: str = typer.Argument(..., help="The release, e.g. release/shop/prod/7."),
+    reason: str = typer.Option("", "--reason", help="Why; kept in the release's history."),
+    by: str | None = ByOption,
+    temporal_address: str | None = AddressOption,
+    namespace: str | None = NamespaceOption,
+) -> None:
+    """Go on with a paused rollout; regions whose switch failed are switched again."""
+    _steer("resume", release_id, reason, by, temporal_address, namespace)
+
+
+@app.command()
+def abort(
+    release_id: str = typer.Argument(..., help="The release, e.g. release/shop/prod/7."),
+    reason: str = typer.Option(..., "--reason", help="Why; kept in the release's history."),
+    by: str | None = ByOption,
+    temporal_address: str | None = AddressOption,
+    namespace: str | None = NamespaceOption,
+) -> None:
+    """Stop a rollout where it is, without rolling back (to fix forward); waits until done."""
+    _steer("abort", release_id, reason, by, temporal_address, namespace)

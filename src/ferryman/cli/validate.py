@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from ferryman.cli.app import app, console, err_console
+from ferryman.cli.whoami import directory
 from ferryman.errors import SpecError
 from ferryman.spec.load import load_spec
 from ferryman.spec.models import Spec
@@ -21,7 +22,7 @@ def validate(
 ) -> None:
     """Check a ferryman.yaml; print each problem as FILE:LINE:COLUMN: PATH: MESSAGE."""
     try:
-        spec = load_spec(file)
+        spec = load_spec(file, directory())
     except SpecError as exc:
         for issue in exc.issues:
             _print_err(str(issue))

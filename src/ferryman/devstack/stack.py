@@ -1,4 +1,7 @@
-"""``DevStack``: one command brings up Temporal, the worker and the local agent.
+"""``DevStack``: one command brings up Temporal, the worker, the local agent and the HTTP API.
+
+On first start it also creates the ferryman config with demo users (see
+``ferryman.identity.config.ensure_demo_config``).
 
 The stack records what it started in ``<home>/dev.json`` so that
 ``ferryman down`` (or another shell) can find and stop it.
@@ -23,8 +26,9 @@ from ferryman.devstack.processes import (
 )
 from ferryman.devstack.prometheus import PrometheusProcess, prometheus_binary
 from ferryman.errors import DevStackError
+from ferryman.identity.config import ensure_demo_config
 from ferryman.temporal.names import SEARCH_ATTRIBUTES
-from ferryman.temporal.worker import READY_LINE
+from ferryman.temporal.worker.main import READY_LINE
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,8 @@ class StackConfig:
         build_slots: Build steps the worker runs at once.
         prometheus: Also start Prometheus scraping the agent's routers and instances.
         prometheus_port: Port of Prometheus's HTTP API.
+        traffic_backend: What routes regions' traffic: ``builtin`` or ``haproxy``.
+        server_port: Port of the HTTP API (``ferryman server``).
     """
 
     temporal_port: int = 7233
@@ -52,6 +58,8 @@ class StackConfig:
     build_slots: int = 2
     prometheus: bool = False
     prometheus_port: int = 9090
+    traffic_backend: str = "builtin"
+    server_port: int = 7490
 
 
 @dataclass
@@ -64,6 +72,9 @@ class StackInfo:
     ui_url: str | None
     pids: dict[str, int] = field(default_factory=dict)
     prometheus_url: str | None = None
+    server_url: str | None = None
+    config_path: str | None = None
+    tokens_path: str | None = None
 
     def alive(self) -> bool:
         """Whether every recorded process still runs."""
@@ -73,6 +84,11 @@ class StackInfo:
 def info_path() -> Path:
     """Where the running stack is recorded."""
     return paths.home() / "dev.json"
+
+
+def regions_file() -> Path:
+    """The regions the dev stack's worker serves; ``ferryman release`` adds a plan's."""
+    return paths.home() / "regions.json"
 
 
 def load_info() -> StackInfo | None:
@@ -101,7 +117,7 @@ class DevStack:
 
     def __init__(self, config: StackConfig) -> None:
         self.config = config
-        self.logs = paths.home() / "logs" / "dev"
+        self.logs = paths.dev_logs_dir()
 
     def start(self) -> StackInfo:
         """Start every part, wait until each is ready, and record the stack."""
@@ -116,15 +132,20 @@ class DevStack:
             require_free(cfg.temporal_port, "Temporal", "--temporal-port")
             require_free(cfg.ui_port, "the Temporal Web UI", "--ui-port")
         require_free(cfg.agent_port, "the local agent", "--agent-port")
+        require_free(cfg.server_port, "the HTTP API", "--server-port")
         if cfg.prometheus:
             prometheus_binary()
             require_free(cfg.prometheus_port, "Prometheus", "--prometheus-port")
         paths.home().mkdir(parents=True, exist_ok=True)
+        identity = ensure_demo_config()
         info = StackInfo(
             temporal_address=cfg.temporal_address or f"127.0.0.1:{cfg.temporal_port}",
             namespace=cfg.namespace,
             agent_url=f"http://127.0.0.1:{cfg.agent_port}",
             ui_url=None if cfg.temporal_address else f"http://127.0.0.1:{cfg.ui_port}",
+            server_url=f"http://127.0.0.1:{cfg.server_port}",
+            config_path=str(identity.config),
+            tokens_path=str(identity.tokens) if identity.tokens.exists() else None,
         )
         try:
             if cfg.temporal_address is None:
@@ -132,7 +153,10 @@ class DevStack:
             else:
                 _register_search_attributes(info)
             info.pids["agent"] = self._start_agent(info)
+            if cfg.prometheus:
+                info.prometheus_url = f"http://127.0.0.1:{cfg.prometheus_port}"
             info.pids["worker"] = self._start_worker(info)
+            info.pids["server"] = self._start_server(info)
             if cfg.prometheus:
                 prometheus = PrometheusProcess(
                     paths.home() / "prometheus", cfg.prometheus_port, info.agent_url
@@ -178,6 +202,7 @@ class DevStack:
             "--state-dir", str(paths.agent_dir()),
             "--port", str(cfg.agent_port),
             "--router-base-port", str(cfg.router_base_port),
+            "--traffic-backend", cfg.traffic_backend,
             "--stop-instances-on-exit",
         ]  # fmt: skip
         process = spawn(argv, log)
@@ -193,14 +218,30 @@ class DevStack:
             "--namespace", info.namespace,
             "--agent-url", info.agent_url,
             "--build-slots", str(self.config.build_slots),
+            "--central", "--regions-file", str(regions_file()),
         ]  # fmt: skip
+        if info.prometheus_url:
+            argv += ["--prometheus-url", info.prometheus_url]
         process = spawn(argv, log, env={"FERRYMAN_HOME": str(paths.home())})
         wait_until(lambda: _log_has(log, READY_LINE), 60, "ferryman worker", process, log)
         return process.pid
 
+    def _start_server(self, info: StackInfo) -> int:
+        log = self.logs / "server.log"
+        argv = [
+            sys.executable, "-m", "ferryman.server",
+            "--port", str(self.config.server_port),
+            "--temporal-address", info.temporal_address,
+            "--namespace", info.namespace,
+            *(["--temporal-ui", info.ui_url] if info.ui_url else []),
+        ]  # fmt: skip
+        process = spawn(argv, log, env={"FERRYMAN_HOME": str(paths.home())})
+        wait_until(lambda: http_ok(f"{info.server_url}/healthz"), 30, "HTTP API", process, log)
+        return process.pid
+
     @staticmethod
     def _stop_pids(pids: dict[str, int]) -> None:
-        for name in ("prometheus", "worker", "agent", "temporal"):
+        for name in ("prometheus", "server", "worker", "agent", "temporal"):
             if name in pids:
                 stop_group(pids[name])
 
@@ -219,7 +260,7 @@ def _register_search_attributes(info: StackInfo) -> None:
     """Add ferryman's search attributes to an existing cluster if they are missing."""
     import asyncio
 
-    from ferryman.temporal.client import Connection, connect
+    from ferryman.temporal.client.connection import Connection, connect
     from ferryman.temporal.search_attributes import register_search_attributes
 
     async def register() -> None:

@@ -2,7 +2,8 @@
 
 Each router keeps a per-second history of its counters and answers
 ``/_ferryman/stats?window=S`` with what changed in the last ``S`` seconds; this
-source sums those answers over every router the agent runs.
+source sums those answers over every router the agent runs, in every
+environment (a query narrows to one with the ``environment`` matcher).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import httpx
 from ferryman.metrics.base import BadQuery, MetricQuery, NoData, Sample, SourceUnavailable
 from ferryman.metrics.quantile import bucket_quantile
 
-_LABELS = ("region", "zone", "service", "version", "code")
+_LABELS = ("environment", "region", "zone", "service", "version", "code")
 
 
 class LocalMetrics:
@@ -65,10 +66,11 @@ class LocalMetrics:
     async def _series(self, window: float) -> list[dict[str, Any]]:
         async with httpx.AsyncClient(timeout=self.timeout) as client:
             try:
-                routers = (await client.get(f"{self.agent_url}/v1/routers")).json()
+                environments = (await client.get(f"{self.agent_url}/v1/environments")).json()
                 answers = await asyncio.gather(
                     *(
                         client.get(f"{url}/_ferryman/stats", params={"window": str(window)})
+                        for routers in environments.values()
                         for url in routers.values()
                     )
                 )

@@ -8,8 +8,12 @@ import sys
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
-from ferryman.build.dag import topological_order
+from ferryman.dag import topological_order
+from ferryman.deploy.strategies import BlueGreenOptions, ReplaceOptions, StrategyOptions
 from ferryman.errors import PlanError
+from ferryman.identity.models import Directory
+from ferryman.plan.custom_steps import compile_steps
+from ferryman.plan.gates import compile_gates
 from ferryman.plan.matrix import Leg, expand_matrix, node_id
 from ferryman.plan.models import (
     BuildNode,
@@ -20,9 +24,19 @@ from ferryman.plan.models import (
     ReleasePlan,
     ServicePlan,
     StepPlan,
+    WavePlan,
 )
-from ferryman.spec.models import Repo, Service, Spec
-from ferryman.temporal.names import BUILD_TASK_QUEUE
+from ferryman.plan.progressive import canary_options, experiment_options
+from ferryman.spec.analysis import AnalysisSpec, to_plans
+from ferryman.spec.models import (
+    BlueGreen,
+    Environment,
+    Repo,
+    Service,
+    Spec,
+    Strategy,
+    Wave,
+)
 
 _URL = re.compile(r"^([a-z][a-z0-9+.-]*://|git@)")
 _MATRIX_REF = re.compile(r"\$\{\{\s*matrix\.([A-Za-z0-9_-]+)\s*\}\}")
@@ -33,11 +47,6 @@ def local_platform() -> str:
     """This machine as a matrix ``platform`` value, e.g. ``linux/amd64``."""
     machine = _platform.machine().lower()
     return f"{sys.platform.rstrip('0123456789')}/{_ARCH.get(machine, machine)}"
-
-
-def platform_queue(value: str) -> str:
-    """The per-platform build queue of a ``platform`` value: ``ferryman-build-linux-amd64``."""
-    return f"{BUILD_TASK_QUEUE}-{re.sub(r'[^a-z0-9]+', '-', value.lower()).strip('-')}"
 
 
 def resolve_source(source: str, spec_dir: Path) -> str:
@@ -87,7 +96,7 @@ def _build_node(
     leg: Leg,
     spec_dir: Path,
     needs: tuple[str, ...],
-    task_queue: str,
+    runs_on: str,
 ) -> BuildNode:
     extra = _matrix_env(leg)
     steps = tuple(
@@ -113,7 +122,7 @@ def _build_node(
         steps=steps,
         outputs=repo.outputs,
         needs=needs,
-        task_queue=task_queue,
+        runs_on=runs_on,
     )
 
 
@@ -128,8 +137,8 @@ def compile_build(
     Args:
         spec: The loaded spec (already validated: no unknown needs, no cycles).
         spec_path: Where the spec was read from.
-        platform_queues: Platforms served by their own workers; their legs go to
-            ``ferryman-build-<os>-<arch>``, every other leg to ``ferryman-build``.
+        platform_queues: Platforms served by their own build workers; their legs
+            run there (``runs_on``), every other leg on any build worker.
         durations: Node id → last measured duration, used for priorities.
 
     Returns:
@@ -146,11 +155,9 @@ def compile_build(
             needs = tuple(
                 dep for need in repo.needs for dep in _needed_legs(leg, legs.get(need, []))
             )
-            value = leg.get("platform")
-            queue = (
-                platform_queue(value) if value and value in platform_queues else BUILD_TASK_QUEUE
-            )
-            node = _build_node(name, repo, leg, spec_dir, needs, queue)
+            value = leg.get("platform", "")
+            runs_on = value if value in platform_queues else ""
+            node = _build_node(name, repo, leg, spec_dir, needs, runs_on)
             if durations and nid in durations:
                 node = node.model_copy(update={"expected_duration_s": durations[nid]})
             by_id[nid] = node
@@ -183,7 +190,9 @@ def artifact_node(spec: Spec, repo: str, platform: str) -> str:
     )
 
 
-def _service_plan(name: str, service: Service, artifact: str) -> ServicePlan:
+def _service_plan(
+    name: str, service: Service, artifact: str, analysis: AnalysisSpec | None = None
+) -> ServicePlan:
     health = service.health
     return ServicePlan(
         name=name,
@@ -197,11 +206,54 @@ def _service_plan(name: str, service: Service, artifact: str) -> ServicePlan:
             interval_s=health.interval_seconds,
         ),
         replicas=service.replicas,
-        strategy=(
-            service.strategy.blue_green.options()
-            if service.strategy is not None and service.strategy.blue_green is not None
-            else None
-        ),
+        strategy=strategy_options(service.strategy, analysis),
+    )
+
+
+def _blue_green(spec: BlueGreen) -> BlueGreenOptions:
+    return BlueGreenOptions(
+        auto_promote=spec.auto_promote,
+        preview=spec.preview,
+        smoke=spec.smoke,
+        post_smoke=spec.post_smoke,
+        traffic_steps=spec.traffic_steps,
+        pause_s=spec.pause_seconds,
+        scale_down_delay_s=spec.scale_down_delay_seconds,
+        progress_deadline_s=spec.progress_deadline_seconds,
+    )
+
+
+def strategy_options(
+    strategy: Strategy | None, analysis: AnalysisSpec | None = None
+) -> StrategyOptions:
+    """The plan's options for a service's ``strategy`` key; ``replace`` when it has none.
+
+    ``analysis`` holds the templates a canary's analysis steps name.
+    """
+    if strategy is not None and strategy.blue_green is not None:
+        return _blue_green(strategy.blue_green)
+    if strategy is not None and strategy.canary is not None:
+        return canary_options(strategy.canary, to_plans(analysis or AnalysisSpec()))
+    if strategy is not None and strategy.experiment is not None:
+        return experiment_options(strategy.experiment)
+    return ReplaceOptions()
+
+
+def _waves(environment: Environment) -> tuple[WavePlan, ...]:
+    """The environment's waves with their bakes and failure budgets resolved."""
+    rollout = environment.rollout
+    waves = rollout.waves or tuple(Wave(regions=(name,)) for name in environment.regions)
+    return tuple(
+        WavePlan(
+            regions=wave.regions,
+            bake_s=rollout.bake if wave.bake is None else wave.bake,
+            max_failed_regions=(
+                rollout.max_failed_regions
+                if wave.max_failed_regions is None
+                else wave.max_failed_regions
+            ),
+        )
+        for wave in waves
     )
 
 
@@ -212,6 +264,9 @@ def compile_plan(
     version: str | None = None,
     platform: str | None = None,
     durations: Mapping[str, float] | None = None,
+    directory: Directory | None = None,
+    requested_by: str = "",
+    preview: bool = False,
 ) -> ReleasePlan:
     """Turn a validated spec and a release request into a plan.
 
@@ -223,6 +278,10 @@ def compile_plan(
         platform: The platform services run on (default: this machine's); a service
             of a repo with a ``platform`` matrix runs that leg's artifact.
         durations: Node id → last measured build duration.
+        directory: The ferryman config, resolving the environment's gate approvers.
+        requested_by: Who starts the release (the authenticated user).
+        preview: A plan to show, not to run: gates keep their approvers as written
+            when there is no config.
 
     Returns:
         The plan the release workflow interprets.
@@ -239,19 +298,31 @@ def compile_plan(
     env = spec.environments[environment]
     target = platform or local_platform()
     regions = tuple(
-        RegionPlan(name=name, zones=region.zones) for name, region in env.regions.items()
+        RegionPlan(name=name, zones=region.zones, data_plane=region.data_plane)
+        for name, region in env.regions.items()
     )
+    rollout = env.rollout
     services = tuple(
-        _service_plan(name, service, artifact_node(spec, service.artifact, target))
+        _service_plan(name, service, artifact_node(spec, service.artifact, target), spec.analysis)
         for name, service in spec.services.items()
     )
+    deploy = DeployPlan(
+        environment=environment,
+        platform=env.platform,
+        regions=regions,
+        services=services,
+        waves=_waves(env),
+        keep_previous=rollout.keep_previous,
+        on_failure=rollout.on_failure,
+        steps=compile_steps(env.steps, path.parent),
+    )
+    gates = compile_gates(environment, env, directory, len(deploy.ordered_waves()), preview=preview)
     return ReleasePlan(
         system=spec.system,
         environment=environment,
         version=version or "",
         spec_path=str(path),
         build=compile_build(spec, path, durations=durations),
-        deploy=DeployPlan(
-            environment=environment, platform=env.platform, regions=regions, services=services
-        ),
+        deploy=deploy.model_copy(update={"gates": gates}),
+        requested_by=requested_by,
     )

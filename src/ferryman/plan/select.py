@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
-from ferryman.build.dag import downstream
+from ferryman.dag import downstream
 from ferryman.plan.models import BuildPlan
 
 

@@ -5,119 +5,24 @@ reports their health, routes a region's traffic between versions, and retires
 what is no longer needed. Every mutating call takes an idempotency ``key``
 (release id + step id): repeating a call with the same key returns the first
 answer and repeats no side effect, so a retried or replayed activity is safe.
+
+A platform whose regions can have one data plane per zone (``data-plane:
+zonal``) also implements :class:`ZonalTraffic`: the two phases of a switch of
+every zone's router, as separate idempotent calls (see
+:mod:`ferryman.platform.twophase`).
 """
 
 from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class InstanceRequest(_Model):
-    """Instances of one service version to run in one zone."""
-
-    region: str
-    zone: str
-    service: str
-    version: str
-    artifact_dir: str = Field(description="Directory holding the built artifact files.")
-    command: str = Field(description="Shell command that starts one instance; $PORT is set.")
-    env: dict[str, str] = Field(default_factory=dict)
-    replicas: int = 1
-    health_path: str = "/healthz"
-    health_status: int = 200
-
-
-class Instance(_Model):
-    """One running instance."""
-
-    id: str
-    region: str
-    zone: str
-    service: str
-    version: str
-    port: int
-    pid: int | None
-    state: str = Field(description="starting | healthy | unhealthy | stopped")
-
-
-class HealthReport(_Model):
-    """Health of one service version in one zone."""
-
-    region: str
-    zone: str
-    service: str
-    version: str
-    healthy: int
-    total: int
-    detail: str = ""
-
-    @property
-    def ready(self) -> bool:
-        """Whether every instance answers its health check."""
-        return self.total > 0 and self.healthy == self.total
-
-
-class RouteRule(_Model):
-    """One rule of a route table: requests it matches go to ``version``.
-
-    Exactly one kind of match is set:
-
-    - ``header`` with ``equals``: the request header has that value;
-    - ``cookie`` with ``equals``: the request cookie has that value;
-    - ``buckets``: the user's bucket (a stable hash of the table's ``user_header``
-      into 0-9999) is below ``buckets``, so 500 means 5 % of users, and a user
-      stays on the version while the number only grows.
-    """
-
-    version: str
-    header: str | None = None
-    cookie: str | None = None
-    equals: str | None = None
-    buckets: int | None = None
-
-
-class Mirror(_Model):
-    """Copy ``percent`` of a service's requests to ``version``; its answers are discarded."""
-
-    version: str
-    percent: float
-
-
-class RouteTable(_Model):
-    """How a region splits one service's traffic between versions.
-
-    ``rules`` are tried in order and the first that matches picks the version;
-    requests no rule matches are split by ``weights`` (version → percent, summing
-    to 100). ``RouteTable(service="web", weights={"v1": 100})`` is the simplest table.
-    """
-
-    service: str
-    weights: dict[str, int]
-    rules: tuple[RouteRule, ...] = ()
-    mirror: Mirror | None = None
-    user_header: str = "X-User-Id"
-
-    def versions(self) -> set[str]:
-        """Every version the table can send a request (or a mirrored copy) to."""
-        named = {rule.version for rule in self.rules} | set(self.weights)
-        return named | ({self.mirror.version} if self.mirror else set())
-
-
-class ServiceState(_Model):
-    """What a region runs for one service right now."""
-
-    region: str
-    service: str
-    versions_by_zone: dict[str, list[str]] = Field(default_factory=dict)
-    routes: RouteTable | None = None
-    generation: int = 0
-    router_url: str | None = None
+from ferryman.platform.models import (
+    HealthReport,
+    Instance,
+    InstanceRequest,
+    RouteTable,
+    ServiceState,
+)
 
 
 @runtime_checkable
@@ -142,4 +47,31 @@ class Provider(Protocol):
 
     async def retire(self, key: str, region: str, zone: str, service: str, version: str) -> int:
         """Stop every instance of a version in a zone; returns how many were stopped."""
+        ...
+
+
+@runtime_checkable
+class ZonalTraffic(Protocol):
+    """A platform that switches a region's zone routers together, in two phases.
+
+    ``stage_traffic`` gives every zone router the region's new table for a
+    service under a new generation (phase 1); a zone that refuses aborts the
+    switch everywhere and the call raises, nothing changed. ``commit_traffic``
+    makes every zone serve it (phase 2); a zone that missed it raises
+    ``AgentUnavailable`` (retryable) and repeating the call forces it. Both are
+    idempotent by key; an aborted generation is never served.
+    """
+
+    async def stage_traffic(
+        self, key: str, region: str, zones: tuple[str, ...], routes: RouteTable
+    ) -> int:
+        """Stage ``routes`` in every zone router of ``region``; returns the staged generation."""
+        ...
+
+    async def commit_traffic(self, key: str, region: str, generation: int) -> int:
+        """Make every zone router serve the staged ``generation``; returns it."""
+        ...
+
+    async def abort_traffic(self, key: str, region: str, generation: int) -> bool:
+        """Drop a staged, undecided ``generation`` everywhere; whether one was dropped."""
         ...

@@ -31,17 +31,42 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.scalarbool import ScalarBoolean
 
 from ferryman.errors import SpecError, SpecIssue
-from ferryman.spec.models import Spec, check_name
-from ferryman.spec.validate import PathPart, SpecDocument, format_path, run_checks, suggest
+from ferryman.identity.models import Directory
+from ferryman.spec.base import check_name
+from ferryman.spec.models import Spec
+from ferryman.spec.rollout import ROLLOUT_CHECKS
+from ferryman.spec.validate import (
+    PathPart,
+    SpecDocument,
+    checks_for,
+    format_path,
+    run_checks,
+    suggest,
+)
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-def load_spec(path: str | Path) -> Spec:
-    """Read, parse and validate a spec file.
+SPEC_NAME = "ferryman.yaml"
+"""The spec file looked for in a directory given instead of a file."""
+
+
+def spec_file(path: str | Path) -> Path:
+    """The spec file ``path`` names: itself, or ``ferryman.yaml`` inside a directory.
+
+    Example: ``spec_file("examples/shop")`` → ``examples/shop/ferryman.yaml``.
+    """
+    given = Path(path)
+    return given / SPEC_NAME if given.is_dir() else given
+
+
+def load_spec(path: str | Path, directory: Directory | None = None) -> Spec:
+    """Read, parse and validate a spec file (or the ``ferryman.yaml`` in a directory).
 
     Args:
-        path: The spec file; it is named in issues exactly as given.
+        path: The spec file, or a directory holding ``ferryman.yaml``; it is named
+            in issues as given (with ``/ferryman.yaml`` for a directory).
+        directory: The ferryman config; with it, gate approvers are checked too.
 
     Returns:
         The validated spec.
@@ -49,16 +74,18 @@ def load_spec(path: str | Path) -> Spec:
     Raises:
         SpecError: If the file cannot be read or has any problem; it lists all of them.
     """
-    file = str(path)
-    return load_spec_text(_read(Path(path), file), file)
+    resolved = spec_file(path)
+    file = str(path) if resolved == Path(path) else str(resolved)
+    return load_spec_text(_read(resolved, file), file, directory)
 
 
-def load_spec_text(text: str, file: str) -> Spec:
+def load_spec_text(text: str, file: str, directory: Directory | None = None) -> Spec:
     """Parse and validate spec text.
 
     Args:
         text: The YAML source.
         file: Name of the file the text came from, used in issues.
+        directory: The ferryman config; with it, gate approvers are checked too.
 
     Returns:
         The validated spec.
@@ -73,7 +100,7 @@ def load_spec_text(text: str, file: str) -> Spec:
         spec = Spec.model_validate(_plain(root, {}))
     except ValidationError as exc:
         issues.extend(issue for error in exc.errors() for issue in _pydantic_issues(doc, error))
-    issues.extend(run_checks(doc, spec))
+    issues.extend(run_checks(doc, spec, (*checks_for(directory), *ROLLOUT_CHECKS)))
     if issues or spec is None:
         raise SpecError(_sorted(issues))
     return spec

@@ -28,49 +28,47 @@ Example::
 
 from __future__ import annotations
 
-import re
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from ferryman.deploy.bluegreen import (
-    BlueGreenOptions,
-    PreviewMatch,
-    SmokeCheck,
-    check_traffic_steps,
-)
-
-NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
-_NAME = re.compile(NAME_PATTERN)
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+from ferryman.deploy.steps import PreviewMatch, SmokeCheck
+from ferryman.deploy.strategies.blue_green import check_traffic_steps
+from ferryman.spec.analysis import AnalysisSpec
+from ferryman.spec.base import _Frozen, check_name
+from ferryman.spec.custom_steps import CustomStep
+from ferryman.spec.duration import Duration
+from ferryman.spec.gates import Gate
+from ferryman.spec.progressive import CanarySpec, ExperimentSpec
 
 
-def check_name(value: str) -> str:
-    """Validate a DNS-label-like name used for repos, services, regions and zones.
+def step_name(run: str, limit: int = 48) -> str:
+    """The name of a step without ``name:``, from its command (as GitHub Actions does).
 
-    Args:
-        value: The candidate name.
-
-    Returns:
-        The name, unchanged.
-
-    Raises:
-        ValueError: If the name is not lower-case letters, digits and dashes.
+    Example: ``python3 -m unittest -q`` → ``run python3 -m unittest -q``; only the
+    first non-empty line is used, and a long one is cut with ``…``.
     """
-    if not _NAME.match(value):
-        raise ValueError(
-            f"invalid name {value!r}: use lower-case letters, digits and '-' (at most 63)"
-        )
-    return value
+    first = next((line.strip() for line in run.splitlines() if line.strip()), "")
+    name = f"run {first}"
+    return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
 class Step(_Frozen):
     """One build step, as in a GitHub Actions job."""
 
-    name: str = Field(min_length=1)
+    name: str = Field(
+        min_length=1,
+        description="Shown in progress, logs and errors.",
+    )
     run: str = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_name(cls, data: object) -> object:
+        if isinstance(data, dict) and "name" not in data and isinstance(data.get("run"), str):
+            return {**data, "name": step_name(data["run"])}
+        return data
+
     env: dict[str, str] = Field(default_factory=dict)
     working_directory: str = Field(default=".", alias="working-directory")
     timeout_minutes: float = Field(default=30.0, gt=0, alias="timeout-minutes")
@@ -131,7 +129,9 @@ class Repo(_Frozen):
     ref: str | None = Field(default=None, description="Branch, tag or commit; default HEAD.")
     build: Build
     outputs: tuple[str, ...] = Field(
-        min_length=1, description="Globs, relative to the checkout, that become artifacts."
+        default=(),
+        description="Globs, relative to the checkout, that become the repo's artifact; "
+        "none: the repo builds no artifact (it only tests).",
     )
     needs: tuple[str, ...] = Field(default=(), description="Repos whose artifacts this one uses.")
     matrix: Matrix | None = None
@@ -179,24 +179,26 @@ class BlueGreen(_Frozen):
         check_traffic_steps(value)
         return value
 
-    def options(self) -> BlueGreenOptions:
-        """The deploy step machine's options."""
-        return BlueGreenOptions(
-            auto_promote=self.auto_promote,
-            preview=self.preview,
-            smoke=self.smoke,
-            post_smoke=self.post_smoke,
-            traffic_steps=self.traffic_steps,
-            pause_s=self.pause_seconds,
-            scale_down_delay_s=self.scale_down_delay_seconds,
-            progress_deadline_s=self.progress_deadline_seconds,
-        )
+
+class Replace(_Frozen):
+    """Level 1: start the new version everywhere, switch at once, retire the old one."""
 
 
 class Strategy(_Frozen):
-    """How a new version replaces the old one; without one, level 1 (switch at once)."""
+    """How a new version replaces the old one: exactly one key; without any, ``replace``."""
 
+    replace: Replace | None = None
     blue_green: BlueGreen | None = Field(default=None, alias="blue-green")
+    canary: CanarySpec | None = None
+    experiment: ExperimentSpec | None = None
+
+    @model_validator(mode="after")
+    def _one_strategy(self) -> Strategy:
+        fields = type(self).model_fields
+        chosen = [fields[name].alias or name for name, value in self if value is not None]
+        if len(chosen) > 1:
+            raise ValueError(f"choose one strategy, got {', '.join(chosen)}")
+        return self
 
 
 class Service(_Frozen):
@@ -208,12 +210,23 @@ class Service(_Frozen):
     health: HealthCheck = Field(default_factory=HealthCheck)
     replicas: int = Field(default=1, ge=1, le=64)
     strategy: Strategy | None = None
+    residency: tuple[str, ...] = Field(
+        default=(),
+        description="Region tags this service may run in (data residency); empty: anywhere.",
+    )
 
 
 class Region(_Frozen):
-    """A region and its availability zones."""
+    """A region, its availability zones, and tags that residency rules match."""
 
     zones: tuple[str, ...] = Field(min_length=1)
+    tags: tuple[str, ...] = Field(default=(), description="e.g. [eu, gdpr]")
+    data_plane: Literal["regional", "zonal"] = Field(
+        default="regional",
+        alias="data-plane",
+        description="regional: one router for every zone, one atomic swap; zonal: a router"
+        " per zone, switched together by a two-phase commit (docs/levels/3-5-bluegreen-zones.md).",
+    )
 
     @field_validator("zones")
     @classmethod
@@ -225,15 +238,49 @@ class Region(_Frozen):
         return value
 
 
+class Wave(_Frozen):
+    """Regions deployed together; the next wave waits for this one's bake."""
+
+    regions: tuple[str, ...] = Field(min_length=1)
+    bake: Duration | None = Field(default=None, description="Default: the rollout's bake.")
+    max_failed_regions: int | None = Field(default=None, ge=0, alias="max-failed-regions")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _list_of_regions(cls, value: object) -> object:
+        return {"regions": value} if isinstance(value, list | tuple) else value
+
+
+class Rollout(_Frozen):
+    """How a release crosses an environment's regions: waves, bakes, failure policy."""
+
+    waves: tuple[Wave, ...] = Field(
+        default=(), description="Default: one region per wave, in the order of `regions`."
+    )
+    bake: Duration = Field(default=0.0, description="Wait after each wave (durable timer).")
+    on_failure: Literal["rollback", "pause"] = Field(default="rollback", alias="on-failure")
+    max_failed_regions: int = Field(default=0, ge=0, alias="max-failed-regions")
+    keep_previous: Literal["until-done", "bake", "none"] = Field(
+        default="until-done", alias="keep-previous"
+    )
+
+
 class Environment(_Frozen):
-    """A deployment target: a platform and the regions it spans."""
+    """A deployment target: a platform, the regions it spans, and how to roll across them."""
 
     platform: str = "local"
     regions: dict[str, Region] = Field(min_length=1)
+    rollout: Rollout = Field(default_factory=Rollout)
+    gates: dict[str, Gate] = Field(
+        default_factory=dict, description="Approval gates (level 4, see ferryman.spec.gates)."
+    )
+    steps: tuple[CustomStep, ...] = Field(
+        default=(), description="Teams' own steps: activities and webhooks at rollout points."
+    )
 
-    @field_validator("regions")
+    @field_validator("regions", "gates")
     @classmethod
-    def _region_names(cls, value: dict[str, Region]) -> dict[str, Region]:
+    def _region_names(cls, value: dict[str, object]) -> dict[str, object]:
         for name in value:
             check_name(name)
         return value
@@ -247,6 +294,7 @@ class Spec(_Frozen):
     build: BuildSettings = Field(default_factory=BuildSettings)
     services: dict[str, Service] = Field(default_factory=dict)
     environments: dict[str, Environment] = Field(default_factory=dict)
+    analysis: AnalysisSpec = Field(default_factory=AnalysisSpec)
 
     @field_validator("system")
     @classmethod

@@ -16,8 +16,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ferryman.build.dag import find_cycle
+from ferryman.dag import find_cycle
 from ferryman.errors import SpecIssue
+from ferryman.identity.models import Directory
+from ferryman.spec.custom_step_checks import check_custom_steps
+from ferryman.spec.gate_checks import check_gate_points, gate_approvers_check
 from ferryman.spec.models import Spec
 
 KNOWN_PLATFORMS: frozenset[str] = frozenset({"local"})
@@ -194,14 +197,15 @@ Check = Callable[[SpecDocument, Spec | None], Iterable[SpecIssue]]
 
 
 def check_service_artifacts(doc: SpecDocument, spec: Spec | None) -> Iterator[SpecIssue]:
-    """Every ``services.<name>.artifact`` must name a repo in ``repos``.
+    """Every ``services.<name>.artifact`` must name a repo in ``repos`` that has outputs.
 
     Args:
         doc: The located document.
         spec: The validated spec, unused: the raw document is enough.
 
     Yields:
-        One issue per service whose artifact is not a known repo.
+        One issue per service whose artifact is not a known repo, or a repo without
+        outputs.
     """
     repos = doc.node(("repos",))
     if not isinstance(repos, Mapping):
@@ -212,6 +216,20 @@ def check_service_artifacts(doc: SpecDocument, spec: Spec | None) -> Iterator[Sp
         if isinstance(artifact, str) and artifact not in repos:
             message = f"unknown repo {artifact!r}{suggest(artifact, names)}"
             yield doc.issue(("services", name, "artifact"), message)
+        elif isinstance(artifact, str) and not _has_outputs(repos[artifact]):
+            message = (
+                f"repo {artifact!r} has no outputs, so it builds nothing to run "
+                f"(give repos.{artifact}.outputs the files the service needs)"
+            )
+            yield doc.issue(("services", name, "artifact"), message)
+
+
+def _has_outputs(repo: object) -> bool:
+    """Whether a raw repo mapping declares outputs (a malformed one is left to pydantic)."""
+    if not isinstance(repo, Mapping) or "outputs" not in repo:
+        return False
+    outputs = repo["outputs"]
+    return not isinstance(outputs, list) or bool(outputs)
 
 
 def check_platforms(doc: SpecDocument, spec: Spec | None) -> Iterator[SpecIssue]:
@@ -288,6 +306,32 @@ def check_needs_acyclic(doc: SpecDocument, spec: Spec | None) -> Iterator[SpecIs
         graph[last] = [n for n in graph[last] if n != first]
 
 
+def check_canary_templates(doc: SpecDocument, spec: Spec | None) -> Iterator[SpecIssue]:
+    """Every template a canary's ``analysis`` step names must be in ``analysis.templates``.
+
+    Args:
+        doc: The located document.
+        spec: The validated spec, unused: the raw document is enough.
+
+    Yields:
+        One issue per unknown template name, at the name.
+    """
+    templates = [str(name) for name in doc.mapping(("analysis", "templates"))]
+    for name in doc.mapping(("services",)):
+        where = ("services", name, "strategy", "canary", "steps")
+        steps = doc.node(where)
+        for index, step in enumerate(steps if isinstance(steps, list) else []):
+            analysis = step.get("analysis") if isinstance(step, Mapping) else None
+            names = analysis.get("templates") if isinstance(analysis, Mapping) else None
+            for position, template in enumerate(names if isinstance(names, list) else []):
+                if isinstance(template, str) and template not in templates:
+                    hint = suggest(template, templates) or (
+                        _known(templates) if templates else " (analysis.templates is empty)"
+                    )
+                    path = (*where, index, "analysis", "templates", position)
+                    yield doc.issue(path, f"unknown analysis template {template!r}{hint}")
+
+
 def _known(names: Iterable[str]) -> str:
     return " (known: " + ", ".join(sorted(names)) + ")"
 
@@ -297,8 +341,16 @@ CHECKS: tuple[Check, ...] = (
     check_platforms,
     check_needs_known,
     check_needs_acyclic,
+    check_canary_templates,
+    check_gate_points,
+    check_custom_steps,
 )
 """Every semantic check, run in this order by ``run_checks``."""
+
+
+def checks_for(directory: Directory | None) -> tuple[Check, ...]:
+    """``CHECKS``, plus the checks of gate approvers against ``directory`` when there is one."""
+    return CHECKS if directory is None else (*CHECKS, gate_approvers_check(directory))
 
 
 def run_checks(

@@ -30,7 +30,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from ferryman.errors import FerrymanError
-from ferryman.providers.base import Instance, InstanceRequest, Provider, RouteTable, ServiceState
+from ferryman.platform.models import Instance, InstanceRequest, RouteTable, ServiceState
+from ferryman.providers.base import Provider
 
 
 class ConformanceError(AssertionError):

@@ -9,25 +9,31 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ferryman.errors import ProviderError
-from ferryman.providers.base import (
+from ferryman.platform.models import (
     HealthReport,
     Instance,
     InstanceRequest,
+    Launch,
     RouteTable,
     ServiceState,
 )
-from ferryman.providers.routes import RouteError, check_table
+from ferryman.platform.routes import RouteError, check_table
 
 
 @dataclass
 class FakeProvider:
-    """Implements ``Provider`` in memory; ``unhealthy_zones`` never pass health checks."""
+    """Implements ``Provider`` in memory; ``unhealthy_zones`` never pass health checks.
+
+    A zone is named either alone (``"b"``: zone b of every region) or with its
+    region (``"eu-3/b"``).
+    """
 
     unhealthy_zones: set[str] = field(default_factory=set)
     instances: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
     routes: dict[tuple[str, str], RouteTable] = field(default_factory=dict)
     generation: dict[str, int] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
+    launches: dict[tuple[str, str, str], Launch] = field(default_factory=dict)
     starts: int = 0
     _keys: dict[str, object] = field(default_factory=dict)
 
@@ -35,6 +41,14 @@ class FakeProvider:
         """Record ``request.replicas`` instances (once per key)."""
         self.calls.append(("prepare", key))
         where = (request.region, request.zone, request.service, request.version)
+        self.launches[(request.region, request.service, request.version)] = Launch(
+            artifact_digest=request.artifact_digest,
+            command=request.command,
+            env=request.env,
+            replicas=request.replicas,
+            health_path=request.health_path,
+            health_status=request.health_status,
+        )
         if key not in self._keys and self.instances.get(where, 0) < request.replicas:
             self.starts += request.replicas - self.instances.get(where, 0)
             self.instances[where] = request.replicas
@@ -56,7 +70,8 @@ class FakeProvider:
     async def health(self, region: str, zone: str, service: str, version: str) -> HealthReport:
         """Healthy unless the zone is in ``unhealthy_zones``."""
         total = self.instances.get((region, zone, service, version), 0)
-        healthy = 0 if zone in self.unhealthy_zones else total
+        sick = zone in self.unhealthy_zones or f"{region}/{zone}" in self.unhealthy_zones
+        healthy = 0 if sick else total
         return HealthReport(
             region=region, zone=zone, service=service, version=version, healthy=healthy, total=total
         )
@@ -84,9 +99,15 @@ class FakeProvider:
         for (reg, zone, svc, version), count in sorted(self.instances.items()):
             if reg == region and svc == service and count:
                 by_zone.setdefault(zone, []).append(version)
+        running = {v for versions in by_zone.values() for v in versions}
         return ServiceState(
             region=region,
             service=service,
+            launches={
+                v: launch
+                for (reg, svc, v), launch in self.launches.items()
+                if reg == region and svc == service and v in running
+            },
             versions_by_zone=by_zone,
             routes=self.routes.get((region, service)),
             generation=self.generation.get(region, 0),

@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 from types import TracebackType
 
-from ferryman.providers.base import HealthReport, Instance, InstanceRequest, RouteTable
+from ferryman.platform.models import HealthReport, Instance, InstanceRequest, RouteTable
 from ferryman.providers.local import LocalProvider
 from ferryman.testing import instances
 from ferryman.testing.processes import AgentProcess
@@ -57,17 +57,27 @@ class LocalPlatform:
         root: Directory for the agent's state, logs and the artifact.
         stop_instances_on_exit: Passed to the agent (False keeps instances across restarts
             by SIGTERM too).
+        environment: The environment ``provider`` (and every helper) acts in.
+        traffic_backend: What routes traffic: ``builtin`` or ``haproxy``.
     """
 
-    def __init__(self, root: Path, stop_instances_on_exit: bool = True) -> None:
+    def __init__(
+        self,
+        root: Path,
+        stop_instances_on_exit: bool = True,
+        environment: str = "default",
+        traffic_backend: str = "builtin",
+    ) -> None:
         self.root = root
         self.run_id = uuid.uuid4().hex
         self.agent = AgentProcess(
             state_dir=root / "agent",
             env={MARKER: self.run_id},
             stop_instances_on_exit=stop_instances_on_exit,
+            traffic_backend=traffic_backend,
         )
-        self.provider = LocalProvider(self.agent.url, timeout=30)
+        self.environment = environment
+        self.provider = LocalProvider(self.agent.url, environment=environment, timeout=30)
         self.artifact = instances.write_artifact(root / "artifact")
         self._keys = 0
 
@@ -84,6 +94,10 @@ class LocalPlatform:
         with contextlib.suppress(Exception):
             await asyncio.to_thread(self.agent.stop)
         kill_marked(self.run_id)
+
+    def provider_for(self, environment: str) -> LocalProvider:
+        """A client of the same agent acting in another environment."""
+        return LocalProvider(self.agent.url, environment=environment, timeout=30)
 
     def key(self, what: str) -> str:
         """A fresh idempotency key."""

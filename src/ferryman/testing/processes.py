@@ -10,6 +10,7 @@ from subprocess import Popen
 
 from ferryman.devstack.processes import http_ok, spawn, stop_group, wait_until
 from ferryman.devstack.stack import temporal_binary
+from ferryman.providers.local.holds import ENV_VAR as HOLDS_ENV_VAR
 from ferryman.temporal.names import SEARCH_ATTRIBUTES
 
 
@@ -55,13 +56,20 @@ class TemporalDevServer:
             self.process = None
 
 
-def start_worker(temporal_address: str, agent_url: str, log: Path) -> Popen[bytes]:
-    """The ferryman worker as its own process on the standard queues; returns once ready."""
-    from ferryman.temporal.worker import READY_LINE
+def start_worker(temporal_address: str, agent_url: str, log: Path, *extra: str) -> Popen[bytes]:
+    """``ferryman worker`` as its own process; returns once ready.
+
+    Args:
+        temporal_address: The cluster.
+        agent_url: The local platform agent.
+        log: Where its output goes.
+        extra: More options, e.g. ``--region eu-1`` (default: a central worker).
+    """
+    from ferryman.temporal.worker.main import READY_LINE
 
     argv = [
         sys.executable, "-m", "ferryman.temporal.worker",
-        "--temporal-address", temporal_address, "--agent-url", agent_url,
+        "--temporal-address", temporal_address, "--agent-url", agent_url, *extra,
     ]  # fmt: skip
     log.unlink(missing_ok=True)
     process = spawn(argv, log)
@@ -71,13 +79,19 @@ def start_worker(temporal_address: str, agent_url: str, log: Path) -> Popen[byte
 
 @dataclass
 class AgentProcess:
-    """The local platform agent as its own process, on free ports."""
+    """The local platform agent as its own process, on free ports.
+
+    Attributes:
+        holds: Start it with test holds enabled (see ``ferryman.testing.holds``).
+    """
 
     state_dir: Path
     port: int = field(default_factory=free_port)
     router_base_port: int = field(default_factory=free_port)
     env: dict[str, str] = field(default_factory=dict)
     stop_instances_on_exit: bool = True
+    traffic_backend: str = "builtin"
+    holds: bool = False
     process: Popen[bytes] | None = None
 
     @property
@@ -91,11 +105,13 @@ class AgentProcess:
             sys.executable, "-m", "ferryman.providers.local.agent",
             "--state-dir", str(self.state_dir), "--port", str(self.port),
             "--router-base-port", str(self.router_base_port),
+            "--traffic-backend", self.traffic_backend,
         ]  # fmt: skip
         if self.stop_instances_on_exit:
             argv.append("--stop-instances-on-exit")
         log = self.state_dir.parent / "agent.log"
-        self.process = spawn(argv, log, env=self.env)
+        env = {**self.env, HOLDS_ENV_VAR: "1"} if self.holds else self.env
+        self.process = spawn(argv, log, env=env)
         wait_until(lambda: http_ok(f"{self.url}/v1/health"), 30, "local agent", self.process, log)
         return self
 

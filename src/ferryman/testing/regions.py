@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from ferryman.deploy.bluegreen import BlueGreenOptions
+from ferryman.deploy.strategies import BlueGreenOptions
 from ferryman.plan.models import ServicePlan
-from ferryman.temporal.deploy_models import RegionDeployRequest, ServiceRollout
+from ferryman.temporal.models.region import RegionDeployRequest, ServiceRollout
 
 
 def one_service_deploy(
@@ -17,10 +17,11 @@ def one_service_deploy(
     platform: str,
     region: str,
     zones: tuple[str, ...],
-    queue_prefix: str,
     options: dict[str, object] | None = None,
+    environment: str = "test",
+    finalize_now: bool = True,
 ) -> RegionDeployRequest:
-    """A deploy of one service to one region under a fresh release id.
+    """A switch of one service in one region under a fresh release id, blue-green.
 
     Args:
         service: What to run and how to check it.
@@ -29,21 +30,24 @@ def one_service_deploy(
         platform: Provider name.
         region: Region to deploy to.
         zones: Its zones.
-        queue_prefix: Prefix of the region's task queue (``<prefix><region>``).
         options: Blue-green options by field name; defaults otherwise.
+        environment: The environment the region belongs to.
+        finalize_now: Retire the old version right after the switch, as a
+            release with nothing after this region would.
     """
+    strategy = BlueGreenOptions.model_validate(options or {})
     return RegionDeployRequest(
         release_id=f"release/test/{region}/{uuid.uuid4()}",
         platform=platform,
+        environment=environment,
         region=region,
         zones=zones,
         services=(
             ServiceRollout(
-                service=service,
+                service=service.model_copy(update={"strategy": strategy}),
                 version=version,
                 artifact_digest=digest,
-                options=BlueGreenOptions.model_validate(options or {}),
             ),
         ),
-        region_queue_prefix=queue_prefix,
+        finalize_now=finalize_now,
     )

@@ -60,10 +60,17 @@ Tick = Callable[[LoadStats], None]
 
 
 class _Run:
-    def __init__(self, config: LoadConfig, session: aiohttp.ClientSession) -> None:
+    def __init__(
+        self,
+        config: LoadConfig,
+        session: aiohttp.ClientSession,
+        stats: LoadStats,
+        stop: asyncio.Event | None,
+    ) -> None:
         self.config = config
         self.session = session
-        self.stats = LoadStats()
+        self.stats = stats
+        self.stop = stop
         self.random = random.Random(config.seed)
         self.sent = 0
         self.slots = asyncio.Semaphore(config.concurrency)
@@ -71,6 +78,8 @@ class _Run:
     def more(self, deadline: float) -> bool:
         if self.config.requests is not None:
             return self.sent < self.config.requests
+        if self.stop is not None:
+            return not self.stop.is_set()
         return time.monotonic() < deadline
 
     async def one(self, n: int) -> None:
@@ -81,23 +90,37 @@ class _Run:
             headers["Host"] = config.host
         url = config.targets[n % len(config.targets)] + config.path
         started = time.perf_counter()
+        status: int | None
         try:
             async with self.session.get(url, headers=headers, allow_redirects=False) as answer:
                 await answer.read()
                 version = answer.headers.get("X-Ferryman-Version", "-")
-                ok = answer.status < 500
+                status = answer.status
         except (aiohttp.ClientError, TimeoutError):
             self.stats.failures += 1
-            version, ok = "-", False
+            version, status = "-", None
         finally:
             self.slots.release()
-        self.stats.add(version, ok, time.perf_counter() - started)
+        self.stats.add(version, status, time.perf_counter() - started)
 
 
 async def run_load(
-    config: LoadConfig, tick: Tick | None = None, tick_every: float = 1.0
+    config: LoadConfig,
+    tick: Tick | None = None,
+    tick_every: float = 1.0,
+    *,
+    stop: asyncio.Event | None = None,
+    into: LoadStats | None = None,
 ) -> LoadStats:
     """Send the load described by ``config``; ``tick`` sees the running totals every second.
+
+    Args:
+        config: What to send.
+        tick: Called with the running totals every ``tick_every`` seconds.
+        tick_every: Seconds between ticks.
+        stop: Send until this is set, instead of for ``config.duration``
+            (``config.requests``, when given, still counts exactly).
+        into: Count into these stats as answers come (a live view); returned at the end.
 
     Raises:
         ValueError: No targets, or a non-positive rate, users or concurrency.
@@ -111,7 +134,7 @@ async def run_load(
     async with aiohttp.ClientSession(
         connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
     ) as session:
-        run = _Run(config, session)
+        run = _Run(config, session, into if into is not None else LoadStats(), stop)
         pacer = None if config.rps is None else Pacer(config.rps)
         tasks: set[asyncio.Task[None]] = set()
         started = time.monotonic()

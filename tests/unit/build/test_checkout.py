@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ferryman.build import MARKER_NAME, Checkout, checkout
+from ferryman.build.checkout import MARKER_NAME, Checkout, checkout
 from ferryman.errors import BuildError
 
 GIT_ENV = {

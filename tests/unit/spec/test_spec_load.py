@@ -238,11 +238,12 @@ def test_missing_file_is_one_issue(tmp_path: Path) -> None:
     assert [str(issue) for issue in caught.value.issues] == [f"{path}:1:1: file not found"]
 
 
-def test_directory_is_one_issue(tmp_path: Path) -> None:
+def test_directory_without_a_spec_is_one_issue(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as caught:
         load_spec(tmp_path)
 
-    assert [str(i) for i in caught.value.issues] == [f"{tmp_path}:1:1: is a directory, not a file"]
+    spec = tmp_path / "ferryman.yaml"
+    assert [str(i) for i in caught.value.issues] == [f"{spec}:1:1: file not found"]
 
 
 def test_file_is_named_as_given(

@@ -10,6 +10,10 @@ Edit = Callable[[str, str], str]
 IssuesOf = Callable[[str], list[str]]
 
 INVALID_NAME = "use lower-case letters, digits and '-' (at most 63)"
+NO_OUTPUTS = (
+    "repo 'hello' has no outputs, so it builds nothing to run "
+    "(give repos.hello.outputs the files the service needs)"
+)
 
 # --- shape errors, one mistake each --------------------------------------------------------
 
@@ -49,10 +53,10 @@ SHAPE_CASES = [
         "    outputs:",
         "    output:",
         [
-            "f.yaml:4:5: repos.hello: missing required key 'outputs'",
             "f.yaml:10:5: repos.hello.output: unknown key 'output' (did you mean 'outputs'?)",
+            f"f.yaml:13:15: services.web.artifact: {NO_OUTPUTS}",
         ],
-        id="missing-and-unknown-in-repo",
+        id="unknown-in-repo-and-service-of-a-repo-without-outputs",
     ),
     pytest.param(
         "environments:",
@@ -144,8 +148,8 @@ SHAPE_CASES = [
     pytest.param(
         'outputs: ["dist/**"]',
         "outputs: []",
-        ["f.yaml:10:14: repos.hello.outputs: must not be empty"],
-        id="empty-list",
+        [f"f.yaml:13:15: services.web.artifact: {NO_OUTPUTS}"],
+        id="empty-outputs-of-a-served-repo",
     ),
     pytest.param(
         'outputs: ["dist/**"]',

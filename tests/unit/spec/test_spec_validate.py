@@ -90,7 +90,7 @@ def test_node_and_mapping_tolerate_wrong_shapes() -> None:
 
 def test_check_service_artifacts() -> None:
     doc = document(
-        "repos: {hello: {}, world: {}}\n"
+        "repos: {hello: {outputs: [x]}, world: {outputs: [y]}}\n"
         "services:\n"
         "  ok: {artifact: hello}\n"
         "  typo: {artifact: wrld}\n"
@@ -100,6 +100,23 @@ def test_check_service_artifacts() -> None:
 
     assert lines(check_service_artifacts(doc, None)) == [
         "f.yaml:4:20: services.typo.artifact: unknown repo 'wrld' (did you mean 'world'?)"
+    ]
+
+
+def test_a_service_of_a_repo_without_outputs_is_a_located_error() -> None:
+    doc = document(
+        "repos: {tests: {outputs: []}, lint: {}, app: {outputs: [dist]}}\n"
+        "services:\n"
+        "  web: {artifact: tests}\n"
+        "  api: {artifact: lint}\n"
+        "  ok: {artifact: app}\n"
+    )
+
+    assert lines(check_service_artifacts(doc, None)) == [
+        "f.yaml:3:19: services.web.artifact: repo 'tests' has no outputs, so it builds "
+        "nothing to run (give repos.tests.outputs the files the service needs)",
+        "f.yaml:4:19: services.api.artifact: repo 'lint' has no outputs, so it builds "
+        "nothing to run (give repos.lint.outputs the files the service needs)",
     ]
 
 

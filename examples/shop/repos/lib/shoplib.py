@@ -4,7 +4,9 @@ A service calls ``serve("catalog", extra_routes)``. Behaviour comes from
 ``config/behaviour.json`` beside the service's zipapp (``error_rate`` 0..1 →
 HTTP 500s, ``latency_ms`` added delay, ``conversion_rate`` for ``/buy``),
 overridable with ``SHOP_ERROR_RATE``, ``SHOP_LATENCY_MS`` and
-``SHOP_CONVERSION_RATE``.
+``SHOP_CONVERSION_RATE``. ``/metrics`` counts requests by code, visits to
+``/buy`` (``shop_checkouts_total``, the exposures of an A/B experiment) and the
+visits that converted (``shop_conversions_total``).
 """
 
 from __future__ import annotations
@@ -49,17 +51,24 @@ def load_behaviour(config: Path, env: dict[str, str] | None = None) -> Behaviour
 
 
 class Metrics:
-    """Prometheus counters: requests by code, conversions."""
+    """Prometheus counters: requests by code, checkouts (``/buy`` visits), conversions."""
 
     def __init__(self, service: str) -> None:
         self.service = service
         self.requests: dict[str, int] = {}
+        self.checkouts = 0
         self.conversions = 0
         self._lock = threading.Lock()
 
     def request(self, code: int) -> None:
         with self._lock:
             self.requests[str(code)] = self.requests.get(str(code), 0) + 1
+
+    def checkout(self, converted: bool) -> None:
+        """Count one visit to ``/buy`` and whether it converted."""
+        with self._lock:
+            self.checkouts += 1
+            self.conversions += converted
 
     def convert(self) -> None:
         with self._lock:
@@ -72,6 +81,8 @@ class Metrics:
         with self._lock:
             for code, count in sorted(self.requests.items()):
                 lines.append(f'shop_requests_total{{{label},code="{code}"}} {count}')
+            lines += ["# TYPE shop_checkouts_total counter"]
+            lines.append(f"shop_checkouts_total{{{label}}} {self.checkouts}")
             lines += ["# TYPE shop_conversions_total counter"]
             lines.append(f"shop_conversions_total{{{label}}} {self.conversions}")
         return "\n".join(lines) + "\n"
@@ -117,8 +128,7 @@ def make_handler(
                 self._json(200, identity(service))
             elif path == "/buy":
                 converted = random.random() < behaviour.conversion_rate
-                if converted:
-                    metrics.convert()
+                metrics.checkout(converted)
                 self._json(200, {**identity(service), "converted": converted})
             elif path in routes:
                 self._json(200, {**identity(service), **routes[path]()})

@@ -27,6 +27,14 @@ class BehaviourTest(unittest.TestCase):
         self.assertIn('shop_requests_total{service="catalog",code="200"} 1', text)
         self.assertIn('shop_conversions_total{service="catalog"} 1', text)
 
+    def test_checkouts_count_visits_and_conversions(self) -> None:
+        metrics = Metrics("checkout")
+        metrics.checkout(converted=True)
+        metrics.checkout(converted=False)
+        text = metrics.text()
+        self.assertIn('shop_checkouts_total{service="checkout"} 2', text)
+        self.assertIn('shop_conversions_total{service="checkout"} 1', text)
+
 
 if __name__ == "__main__":
     unittest.main()

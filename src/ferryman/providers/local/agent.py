@@ -5,9 +5,10 @@ Run it as its own long-lived process::
     python -m ferryman.providers.local.agent --state-dir DIR --port 7300 \\
         --router-base-port 7400
 
-Stopping the agent (SIGTERM, SIGINT) stops its routers but leaves instances
-running unless ``--stop-instances-on-exit`` is given; the next agent on the
-same state dir re-adopts them.
+Stopping the agent (SIGTERM, SIGINT) leaves its instances and router
+processes running unless ``--stop-instances-on-exit`` is given; the next
+agent on the same state dir re-adopts them. ``--traffic-backend haproxy``
+routes through HAProxy instead of ferryman's own routers.
 """
 
 from __future__ import annotations
@@ -27,8 +28,22 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from ferryman import paths
-from ferryman.providers.local.core import AgentCore, AgentError, AgentStartError, BadRequest
-from ferryman.providers.local.wire import AgentHealth, PrepareBody, RetireBody, RoutesBody
+from ferryman.providers.local import holds
+from ferryman.providers.local.agent_errors import AgentError, AgentStartError, BadRequest
+from ferryman.providers.local.core import AgentCore, check_names
+from ferryman.providers.local.state import DEFAULT_ENVIRONMENT
+from ferryman.providers.local.wire import (
+    AbortBody,
+    AgentHealth,
+    CommitBody,
+    EjectBody,
+    PrepareBody,
+    RequestLogResult,
+    RetireBody,
+    RoutesBody,
+    StageBody,
+)
+from ferryman.providers.local.zonal import DEFAULT_COMMIT_LEAD_MS
 
 log = logging.getLogger("ferryman.agent")
 
@@ -84,14 +99,20 @@ async def _agent_health(request: web.Request) -> web.Response:
     return _json(AgentHealth(ok=True, pid=os.getpid()))
 
 
+def _environment(request: web.Request) -> str:
+    return request.match_info.get("environment", DEFAULT_ENVIRONMENT)
+
+
 async def _prepare(request: web.Request) -> web.Response:
     body = PrepareBody.model_validate(await _body(request))
-    return _json(await request.app[_CORE].prepare(body.key, body.request))
+    return _json(await request.app[_CORE].prepare(_environment(request), body.key, body.request))
 
 
 async def _health(request: web.Request) -> web.Response:
     m = request.match_info
-    report = await request.app[_CORE].health(m["region"], m["zone"], m["service"], m["version"])
+    report = await request.app[_CORE].health(
+        _environment(request), m["region"], m["zone"], m["service"], m["version"]
+    )
     return _json(report)
 
 
@@ -99,21 +120,82 @@ async def _routes(request: web.Request) -> web.Response:
     body = RoutesBody.model_validate(await _body(request))
     m = request.match_info
     core = request.app[_CORE]
-    return _json(await core.set_routes(body.key, m["region"], m["service"], body.routes))
+    result = await core.set_routes(
+        _environment(request), body.key, m["region"], m["service"], body.routes
+    )
+    return _json(result)
+
+
+async def _stage(request: web.Request) -> web.Response:
+    body = StageBody.model_validate(await _body(request))
+    core = request.app[_CORE]
+    environment, region = _environment(request), request.match_info["region"]
+    check_names(environment=environment, region=region)
+    result = await core.zonal.stage(environment, body.key, region, body.zones, body.routes)
+    return _json(result)
+
+
+async def _commit(request: web.Request) -> web.Response:
+    body = CommitBody.model_validate(await _body(request))
+    core = request.app[_CORE]
+    environment, region = _environment(request), request.match_info["region"]
+    check_names(environment=environment, region=region)
+    result = await core.zonal.commit(environment, body.key, region, body.generation, body.lead_ms)
+    return _json(result)
+
+
+async def _abort(request: web.Request) -> web.Response:
+    body = AbortBody.model_validate(await _body(request))
+    core = request.app[_CORE]
+    environment, region = _environment(request), request.match_info["region"]
+    check_names(environment=environment, region=region)
+    return _json(await core.zonal.abort(environment, body.key, region, body.generation))
+
+
+async def _zone_routes(request: web.Request) -> web.Response:
+    body = RoutesBody.model_validate(await _body(request))
+    m = request.match_info
+    environment = _environment(request)
+    check_names(environment=environment, region=m["region"], zone=m["zone"])
+    if body.routes.service != m["service"]:
+        raise BadRequest(
+            f"route table is for {body.routes.service!r}, the URL names {m['service']!r}"
+        )
+    core = request.app[_CORE]
+    result = await core.zonal.set_zone(environment, body.key, m["region"], m["zone"], body.routes)
+    return _json(result)
+
+
+async def _zonal(request: web.Request) -> web.Response:
+    environment, region = _environment(request), request.match_info["region"]
+    check_names(environment=environment, region=region)
+    return _json(await request.app[_CORE].zonal.state(environment, region))
+
+
+async def _request_log(request: web.Request) -> web.Response:
+    raw = request.query.get("since", "0")
+    try:
+        since = float(raw)
+    except ValueError:
+        raise BadRequest(f"since must be a timestamp (seconds), got {raw!r}") from None
+    core = request.app[_CORE]
+    entries = await core.request_log(_environment(request), request.match_info["region"], since)
+    return _json(RequestLogResult(entries=entries))
 
 
 async def _state(request: web.Request) -> web.Response:
     m = request.match_info
-    return _json(request.app[_CORE].state(m["region"], m["service"]))
+    return _json(request.app[_CORE].state(_environment(request), m["region"], m["service"]))
 
 
 async def _retire(request: web.Request) -> web.Response:
     body = RetireBody.model_validate(await _body(request))
-    return _json(await request.app[_CORE].retire(body))
+    return _json(await request.app[_CORE].retire(_environment(request), body))
 
 
 async def _instances(request: web.Request) -> web.Response:
-    return _json(request.app[_CORE].instances())
+    environment = request.match_info.get("environment")
+    return _json(request.app[_CORE].instances(environment))
 
 
 async def _events(request: web.Request) -> web.Response:
@@ -124,7 +206,30 @@ async def _events(request: web.Request) -> web.Response:
 
 
 async def _routers(request: web.Request) -> web.Response:
-    return _json(request.app[_CORE].routers())
+    return _json(request.app[_CORE].routers(_environment(request)))
+
+
+async def _eject(request: web.Request) -> web.Response:
+    body = EjectBody.model_validate(await _body(request))
+    request.app[_CORE].eject(body.environment, body.region, body.instance)
+    return web.json_response({})
+
+
+async def _router_page(request: web.Request) -> web.Response:
+    m = request.match_info
+    raw = request.query.get("window", "60")
+    try:
+        window = float(raw)
+    except ValueError:
+        raise BadRequest(f"window must be seconds, got {raw!r}") from None
+    content_type, text = request.app[_CORE].router_page(
+        m["environment"], m["region"], "/" + m["page"], window
+    )
+    return web.Response(text=text, content_type=content_type, charset="utf-8")
+
+
+async def _environments(request: web.Request) -> web.Response:
+    return web.json_response(request.app[_CORE].environments())
 
 
 async def _service_metrics(request: web.Request) -> web.Response:
@@ -136,25 +241,49 @@ async def _scrape_targets(request: web.Request) -> web.Response:
     return web.json_response(request.app[_CORE].scrape_targets())
 
 
+_SCOPED: tuple[tuple[str, str, _Handler], ...] = (
+    ("POST", "/prepare", _prepare),
+    ("GET", "/health/{region}/{zone}/{service}/{version}", _health),
+    ("PUT", "/routes/{region}/{service}", _routes),
+    ("GET", "/state/{region}/{service}", _state),
+    ("POST", "/retire", _retire),
+    ("GET", "/instances", _instances),
+    ("GET", "/routers", _routers),
+    ("POST", "/switch/{region}/stage", _stage),
+    ("POST", "/switch/{region}/commit", _commit),
+    ("POST", "/switch/{region}/abort", _abort),
+    ("PUT", "/routes/{region}/{service}/zones/{zone}", _zone_routes),
+    ("GET", "/zonal/{region}", _zonal),
+    ("GET", "/request-log/{region}", _request_log),
+)
+"""Calls that act within one environment: ``/v1/env/{environment}/…``.
+
+The same paths without the prefix (``/v1/prepare``…) act in environment
+``default``, as they did before environments existed; ``/v1/instances`` alone
+lists every environment's instances.
+"""
+
+
 def build_app(core: AgentCore) -> web.Application:
     """The agent's HTTP API over a started core."""
     app = web.Application(middlewares=[_errors])
     app[_CORE] = core
+    for method, path, handler in _SCOPED:
+        app.router.add_route(method, "/v1/env/{environment}" + path, handler)
+        app.router.add_route(method, "/v1" + path, handler)
     app.add_routes(
         [
             web.get("/v1/health", _agent_health),
-            web.post("/v1/prepare", _prepare),
-            web.get("/v1/health/{region}/{zone}/{service}/{version}", _health),
-            web.put("/v1/routes/{region}/{service}", _routes),
-            web.get("/v1/state/{region}/{service}", _state),
-            web.post("/v1/retire", _retire),
-            web.get("/v1/instances", _instances),
+            web.get("/v1/environments", _environments),
+            web.post("/v1/eject", _eject),
+            web.get("/v1/env/{environment}/router/{region}/{page:.+}", _router_page),
             web.get("/v1/events", _events),
-            web.get("/v1/routers", _routers),
             web.get("/v1/metrics/services", _service_metrics),
             web.get("/v1/scrape-targets", _scrape_targets),
         ]
     )
+    if core.holds is not None:
+        app.add_routes(holds.routes(core.holds))
     return app
 
 
@@ -164,7 +293,15 @@ async def serve(args: argparse.Namespace) -> None:
     Raises:
         AgentStartError: The agent could not start.
     """
-    core = AgentCore(Path(args.state_dir), args.host, args.router_base_port)
+    core = AgentCore(
+        Path(args.state_dir),
+        args.host,
+        args.router_base_port,
+        traffic=args.traffic_backend,
+        haproxy={"binary": args.haproxy_binary} if args.haproxy_binary else None,
+        commit_lead_ms=args.commit_lead_ms,
+        holds=holds.enabled(os.environ),
+    )
     runner = web.AppRunner(build_app(core), access_log=None)
     try:
         await core.start()
@@ -174,6 +311,7 @@ async def serve(args: argparse.Namespace) -> None:
         except OSError as error:
             raise AgentStartError(f"cannot listen on {args.host}:{args.port}: {error}") from None
         port = runner.addresses[0][1]
+        await core.serving(f"http://{args.host}:{port}")
         print(f"ferryman-agent listening on http://{args.host}:{port}", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -188,7 +326,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m ferryman.providers.local.agent",
+        prog="ferryman agent",
         description="ferryman's local platform agent: runs instances and per-region routers.",
     )
     parser.add_argument(
@@ -205,7 +343,23 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--stop-instances-on-exit",
         action="store_true",
-        help="stop every instance when the agent stops (default: leave them running)",
+        help="stop every instance and router when the agent stops (default: leave them running)",
+    )
+    parser.add_argument(
+        "--traffic-backend",
+        choices=("builtin", "haproxy"),
+        default="builtin",
+        help="what routes each region's traffic: ferryman's own router processes, or HAProxy",
+    )
+    parser.add_argument(
+        "--haproxy-binary", default=None, help="the haproxy executable (default: haproxy on PATH)"
+    )
+    parser.add_argument(
+        "--commit-lead-ms",
+        type=float,
+        default=DEFAULT_COMMIT_LEAD_MS,
+        help="zonal switches: zone routers activate a commit this far ahead on their shared"
+        " clock (0: each on receipt of the commit)",
     )
     return parser
 

@@ -1,13 +1,21 @@
 """The agent's behaviour behind its HTTP API: prepare, health, routes, state, retire.
 
-Mutating calls run one at a time under a lock and are idempotent by key: the
-first answer to a key is stored and returned again for every repeat. A key
-reused for a different request is refused.
+Everything is scoped to an environment: instances, route tables, generations
+and routers are keyed by (environment, region), so two environments with a
+region of the same name never touch each other's.
+
+Mutating calls run one at a time under a lock and are idempotent by key
+(within an environment): the first answer to a key is stored and returned
+again for every repeat. A key reused for a different request is refused.
+
+Zonal regions (a router per zone, a front, two-phase switches) are
+:mod:`ferryman.providers.local.zonal`'s; the core asks it for their routings.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -16,26 +24,52 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from pydantic import BaseModel
 
-from ferryman.providers.base import HealthReport, InstanceRequest, RouteTable, ServiceState
+from ferryman.platform.models import (
+    HealthReport,
+    InstanceRequest,
+    Launch,
+    RouteTable,
+    ServiceState,
+)
+from ferryman.platform.routes import RouteError, check_table
 from ferryman.providers.local import processes, relabel
+from ferryman.providers.local.agent_errors import (
+    AgentError,
+    AgentStartError,
+    BadRequest,
+    Conflict,
+    NotFound,
+)
+from ferryman.providers.local.builtin import BuiltinTraffic
+from ferryman.providers.local.holds import Holds
 from ferryman.providers.local.instances import InstanceManager
-from ferryman.providers.local.router import RegionTable, Router
+from ferryman.providers.local.records import InstanceRecord
+from ferryman.providers.local.records import Launch as LaunchRecord
 from ferryman.providers.local.state import AgentStore
+from ferryman.providers.local.traffic import (
+    ZONE_MARK,
+    Backend,
+    Routing,
+    TrafficBackend,
+    TrafficError,
+)
 from ferryman.providers.local.wire import (
     EventsResult,
     InstancesResult,
     PrepareResult,
+    RequestEntry,
     RetireBody,
     RetireResult,
     RoutesResult,
 )
-from ferryman.providers.routes import RouteError, check_table
+from ferryman.providers.local.zonal import DEFAULT_COMMIT_LEAD_MS, ZonalPlane
 
 log = logging.getLogger("ferryman.agent")
 
@@ -44,41 +78,24 @@ _MAX_REPLICAS = 64
 _Result = TypeVar("_Result", bound=BaseModel)
 
 
-class AgentError(Exception):
-    """A request the agent cannot honour; ``status`` is the HTTP status it answers."""
-
-    status = 500
-
-
-class BadRequest(AgentError):
-    """The request is malformed or asks for something impossible."""
-
-    status = 400
+Where = tuple[str, str]
+"""(environment, region): what instances, routes and a router belong to."""
+TRAFFIC_BACKENDS = ("builtin", "haproxy")
 
 
-class NotFound(AgentError):
-    """The request names something that does not exist."""
-
-    status = 404
-
-
-class Conflict(AgentError):
-    """The request contradicts the agent's state."""
-
-    status = 409
-
-
-class AgentStartError(Exception):
-    """The agent cannot start (state dir locked, router port taken…)."""
-
-
-def _check_names(**names: str) -> None:
+def check_names(**names: str) -> None:
+    """Raise :class:`BadRequest` unless every value is a valid name (environment, region…)."""
     for what, value in names.items():
         if not _NAME.fullmatch(value):
             raise BadRequest(
                 f"{what} {value!r} must be 1-63 letters, digits, '.', '_' or '-',"
                 " starting with a letter or digit"
             )
+
+
+def _zone_router(target: dict[str, object]) -> bool:
+    labels = target.get("labels")
+    return isinstance(labels, dict) and ZONE_MARK in str(labels.get("region", ""))
 
 
 def _fingerprint(payload: Any) -> str:
@@ -104,21 +121,48 @@ class AgentCore:
         host: Interface routers listen on.
         router_base_port: First port tried for a new region's router; 0 picks any free port.
         interval: Seconds between supervision passes.
+        traffic: The traffic backend: ``builtin`` or ``haproxy``.
+        haproxy: Options of the ``haproxy`` backend (binary, an existing instance…).
+        commit_lead_ms: Default lead of a zonal commit's agreed instant (0: at once).
+        holds: Offer test holds (:mod:`ferryman.providers.local.holds`); never in production.
     """
 
     def __init__(
-        self, state_dir: Path, host: str, router_base_port: int, *, interval: float = 1.0
+        self,
+        state_dir: Path,
+        host: str,
+        router_base_port: int,
+        *,
+        interval: float = 1.0,
+        traffic: str = "builtin",
+        haproxy: Mapping[str, str] | None = None,
+        commit_lead_ms: float = DEFAULT_COMMIT_LEAD_MS,
+        holds: bool = False,
     ) -> None:
+        if traffic not in TRAFFIC_BACKENDS:
+            raise AgentStartError(
+                f"unknown traffic backend {traffic!r} (known: {', '.join(TRAFFIC_BACKENDS)})"
+            )
         self._dir = state_dir
         self._host = host
         self._base_port = router_base_port
         self._interval = interval
+        self._traffic_name = traffic
+        self._haproxy = dict(haproxy or {})
         self._lock = asyncio.Lock()
         self._lock_file: IO[str] | None = None
         self._store: AgentStore | None = None
         self._manager: InstanceManager | None = None
-        self._routers: dict[str, Router] = {}
-        self._routes: dict[str, dict[str, tuple[RouteTable, int]]] = {}
+        self._traffic: TrafficBackend | None = None
+        self._routes: dict[Where, dict[str, tuple[RouteTable, int]]] = {}
+        self._dirty: set[Where] = set()
+        self._wake = asyncio.Event()
+        self._pusher: asyncio.Task[None] | None = None
+        self.zonal = ZonalPlane(self, commit_lead_ms)
+        self.holds = Holds(self._record) if holds else None
+
+    def _record(self, kind: str, detail: str) -> None:
+        self.store.record_event(kind, detail=detail)
 
     @property
     def store(self) -> AgentStore:
@@ -131,6 +175,36 @@ class AgentCore:
         """The instance manager."""
         assert self._manager is not None, "start() creates the manager"
         return self._manager
+
+    @property
+    def lock(self) -> asyncio.Lock:
+        """The lock mutating calls of regional data planes run under."""
+        return self._lock
+
+    @property
+    def traffic(self) -> TrafficBackend:
+        """The traffic backend."""
+        assert self._traffic is not None, "start() creates the traffic backend"
+        return self._traffic
+
+    def _make_traffic(self) -> TrafficBackend:
+        if self._traffic_name == "haproxy":
+            from ferryman.providers.local.haproxy import HAProxyTraffic
+
+            return HAProxyTraffic(self._dir, self._host, self.store, self._haproxy.get("binary"))
+        return BuiltinTraffic(self._dir, self._host, self.store)
+
+    def router_page(
+        self, environment: str, region: str, path: str, window: float
+    ) -> tuple[str, str]:
+        """A router's own page (``/metrics``, ``/_ferryman/…``) when the agent serves it."""
+        page = getattr(self.traffic, "page", None)
+        found = None if page is None else page((environment, region), path, window)
+        if found is None:
+            raise NotFound(f"the agent serves no router page for {environment}/{region}")
+        content_type: str = found[0]
+        text: str = found[1]
+        return content_type, text
 
     async def start(self) -> None:
         """Lock the state dir, re-adopt instances, bring routers back, start supervising.
@@ -146,27 +220,34 @@ class AgentCore:
             raise AgentStartError(f"another agent already runs on {self._dir}") from None
         self._store = AgentStore(self._dir / "agent.db")
         self._manager = InstanceManager(self.store, self._dir / "logs", interval=self._interval)
-        self.manager.reserved_ports.update(self.store.routers().values())
+        routers = self.store.routers()
+        self.manager.reserved_ports.update(port for port, _ in routers.values())
         await self.manager.adopt()
-        for region, service, table, generation in self.store.routes():
+        for environment, region, service, table, generation in self.store.routes():
             routes = RouteTable.model_validate(table)
-            self._routes.setdefault(region, {})[service] = (routes, generation)
-        for region, port in self.store.routers().items():
-            router = Router(region, self.manager, self._host, port)
-            router.install(self._region_table(region))
-            try:
-                await router.start()
-            except OSError as error:
-                raise AgentStartError(
-                    f"router of {region} cannot listen on {self._host}:{port} again: {error}"
-                ) from None
-            self._started(router)
+            self._routes.setdefault((environment, region), {})[service] = (routes, generation)
+        self.zonal.load()
+        self._traffic = self._make_traffic()
+        try:
+            await self.traffic.start(routers, [self._routing(where) for where in routers])
+        except TrafficError as error:
+            raise AgentStartError(str(error)) from None
+        self.manager.on_change = self._instances_changed
         self.manager.supervise()
+        self._pusher = asyncio.get_running_loop().create_task(self._push_loop())
+
+    async def serving(self, url: str) -> None:
+        """Tell the routers the agent's API answers at ``url`` (where they report ejections)."""
+        await self.traffic.agent_url(url)
 
     async def close(self, stop_instances: bool = False) -> None:
-        """Stop routers and supervision; stop instances only if asked."""
-        for router in self._routers.values():
-            await router.close()
+        """Stop supervision; stop instances and routers only if asked."""
+        if self._pusher is not None:
+            self._pusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pusher
+        if self._traffic is not None:
+            await self._traffic.close(stop_routers=stop_instances)
         if self._manager is not None:
             await self._manager.close(stop_instances)
         if self._store is not None:
@@ -174,57 +255,121 @@ class AgentCore:
         if self._lock_file is not None:
             self._lock_file.close()
 
-    async def prepare(self, key: str, request: InstanceRequest) -> PrepareResult:
+    def eject(self, environment: str, region: str, instance_id: str) -> None:
+        """A router saw an instance refuse a connection: out of rotation until healthy."""
+        check_names(environment=environment, region=region)
+        record = next((r for r in self.manager.all() if r.id == instance_id), None)
+        if record is None or (record.environment, record.region) != (environment, region):
+            raise NotFound(f"no instance {instance_id!r} in {environment}/{region}")
+        self.manager.eject(instance_id)
+
+    async def prepare(self, environment: str, key: str, request: InstanceRequest) -> PrepareResult:
         """Make sure ``request.replicas`` instances of a version run in a zone."""
+        check_names(environment=environment)
         payload = request.model_dump(mode="json")
-        result = await self._once(
-            "prepare", key, payload, PrepareResult, lambda: self._prepare(request)
+        result = await self.once(
+            environment,
+            "prepare",
+            key,
+            payload,
+            PrepareResult,
+            lambda: self._prepare(environment, request, key),
         )
         current = {record.id: record for record in self.manager.all()}
         return PrepareResult(instances=[current[i.id].model() for i in result.instances])
 
-    async def health(self, region: str, zone: str, service: str, version: str) -> HealthReport:
+    async def health(
+        self, environment: str, region: str, zone: str, service: str, version: str
+    ) -> HealthReport:
         """Probe every instance of a version in a zone now."""
-        return await self.manager.check(region, zone, service, version)
+        check_names(environment=environment)
+        return await self.manager.check(environment, region, zone, service, version)
 
     async def set_routes(
-        self, key: str, region: str, service: str, routes: RouteTable
+        self, environment: str, key: str, region: str, service: str, routes: RouteTable
     ) -> RoutesResult:
         """Validate and install a service's route table in a region."""
+        check_names(environment=environment)
+        if self.zonal.is_zonal((environment, region)):
+            check_names(region=region, service=service)
+            if routes.service != service:
+                raise BadRequest(
+                    f"route table is for {routes.service!r}, the URL names {service!r}"
+                )
+            return await self.zonal.set_routes(environment, key, region, routes)
         payload = {"region": region, "service": service, "routes": routes.model_dump(mode="json")}
-        return await self._once(
-            "routes", key, payload, RoutesResult, lambda: self._set_routes(region, service, routes)
+        return await self.once(
+            environment,
+            "routes",
+            key,
+            payload,
+            RoutesResult,
+            lambda: self._set_routes((environment, region), service, routes, key),
         )
 
-    async def retire(self, body: RetireBody) -> RetireResult:
+    async def retire(self, environment: str, body: RetireBody) -> RetireResult:
         """Stop every instance of a version in a zone."""
+        check_names(environment=environment)
         payload = body.model_dump(mode="json", exclude={"key"})
 
         async def action() -> RetireResult:
-            stopped = await self.manager.retire(body.region, body.zone, body.service, body.version)
-            return RetireResult(stopped=stopped)
+            doomed = self.manager.running(
+                environment, body.region, body.zone, body.service, body.version
+            )
+            self.manager.withdraw(doomed)
+            await self._sync((environment, body.region))
+            await self.manager.stop(doomed)
+            return RetireResult(stopped=len(doomed))
 
-        return await self._once("retire", body.key, payload, RetireResult, action)
+        return await self.once(environment, "retire", body.key, payload, RetireResult, action)
 
-    def state(self, region: str, service: str) -> ServiceState:
+    def state(self, environment: str, region: str, service: str) -> ServiceState:
         """What a region runs and routes for one service."""
+        check_names(environment=environment)
+        where = (environment, region)
         by_zone: dict[str, set[str]] = {}
-        for record in self.manager.running(region, service=service):
+        per_zone: Counter[tuple[str, str]] = Counter()
+        launched: dict[str, LaunchRecord] = {}
+        for record in self.manager.running(environment, region, service=service):
             by_zone.setdefault(record.zone, set()).add(record.version)
-        current = self._routes.get(region, {}).get(service)
-        router = self._routers.get(region)
+            per_zone[(record.version, record.zone)] += 1
+            launched[record.version] = record.launch
+        launches = {
+            version: Launch(
+                artifact_digest=launch.artifact_digest,
+                command=launch.command,
+                env=launch.env,
+                replicas=max(n for (v, _), n in per_zone.items() if v == version),
+                health_path=launch.health_path,
+                health_status=launch.health_status,
+            )
+            for version, launch in launched.items()
+        }
+        current = self._routes.get(where, {}).get(service)
+        url = self.traffic.urls().get(where)
         return ServiceState(
             region=region,
             service=service,
             versions_by_zone={zone: sorted(v) for zone, v in sorted(by_zone.items())},
             routes=None if current is None else current[0],
-            generation=self._generation(region),
-            router_url=None if router is None else router.url,
+            generation=self._generation(where),
+            router_url=url,
+            launches=launches,
+            data_plane="zonal" if self.zonal.is_zonal(where) else "regional",
+            zone_generations=self.zonal.generations(where),
         )
 
-    def instances(self) -> InstancesResult:
-        """Every instance, stopped ones included."""
-        return InstancesResult(instances=[record.model() for record in self.manager.all()])
+    def instances(self, environment: str | None = None) -> InstancesResult:
+        """Every instance (of one environment, if given), stopped ones included."""
+        if environment is not None:
+            check_names(environment=environment)
+        return InstancesResult(
+            instances=[
+                record.model()
+                for record in self.manager.all()
+                if environment in (None, record.environment)
+            ]
+        )
 
     def events(self, kind: str | None, since: int) -> EventsResult:
         """Events after ``since``, optionally of one kind."""
@@ -246,39 +391,68 @@ class AgentCore:
         return "\n".join([*families, *samples]) + "\n"
 
     def scrape_targets(self) -> list[dict[str, object]]:
-        """Prometheus HTTP service discovery: every router, labelled with its region."""
-        return [
-            {"targets": [f"{router.host}:{router.port}"], "labels": {"region": region}}
-            for region, router in sorted(self._routers.items())
-        ]
+        """Prometheus HTTP service discovery: every region's router (a front gathers its zones)."""
+        return [t for t in self.traffic.scrape_targets() if not _zone_router(t)]
 
-    def routers(self) -> dict[str, str]:
-        """Each region's router URL."""
-        return {region: router.url for region, router in sorted(self._routers.items())}
+    def routers(self, environment: str) -> dict[str, str]:
+        """Each region's router URL in one environment."""
+        check_names(environment=environment)
+        return {
+            region: url
+            for (env, region), url in self.traffic.urls().items()
+            if env == environment and ZONE_MARK not in region
+        }
 
-    async def _once(
+    def environments(self) -> dict[str, dict[str, str]]:
+        """Every environment with a router, and its routers' URLs by region."""
+        found: dict[str, dict[str, str]] = {}
+        for (environment, region), url in self.traffic.urls().items():
+            if ZONE_MARK not in region:
+                found.setdefault(environment, {})[region] = url
+        return found
+
+    async def request_log(self, environment: str, region: str, since: float) -> list[RequestEntry]:
+        """Requests the region's routers (zone routers, if zonal) received after ``since``."""
+        check_names(environment=environment, region=region)
+        where = (environment, region)
+        keys = self.zonal.zone_keys(where) or [where]
+        if where not in self.traffic.urls():
+            raise NotFound(f"{environment}/{region} has no router")
+        return await self.zonal.request_log(environment, region, since, keys)
+
+    async def once(
         self,
+        environment: str,
         operation: str,
         key: str,
         payload: Any,
         result_type: type[_Result],
         action: Callable[[], Awaitable[_Result]],
+        lock: asyncio.Lock | None = None,
     ) -> _Result:
+        """Run ``action`` once per key (under ``lock``, default the core's); repeats get its answer.
+
+        Raises:
+            Conflict: The key was used for a different request.
+        """
         if not key:
             raise BadRequest("key must not be empty")
         fingerprint = _fingerprint(payload)
-        async with self._lock:
-            stored = self.store.answer(f"{operation}:{key}")
+        scoped = f"{environment}/{operation}:{key}"
+        if self.holds is not None:
+            self.holds.arrived(operation, key)
+        async with lock or self._lock:
+            stored = self.store.answer(scoped)
             if stored is not None:
                 if stored[0] != fingerprint:
                     raise Conflict(f"key {key!r} was already used for a different {operation}")
                 return result_type.model_validate(stored[1])
             result = await action()
-            self.store.remember(f"{operation}:{key}", fingerprint, result.model_dump(mode="json"))
+            self.store.remember(scoped, fingerprint, result.model_dump(mode="json"))
             return result
 
-    async def _prepare(self, request: InstanceRequest) -> PrepareResult:
-        _check_names(
+    async def _prepare(self, environment: str, request: InstanceRequest, key: str) -> PrepareResult:
+        check_names(
             region=request.region,
             zone=request.zone,
             service=request.service,
@@ -290,24 +464,30 @@ class AgentCore:
             raise BadRequest("command must not be empty")
         if not request.health_path.startswith("/"):
             raise BadRequest(f"health_path must start with '/', got {request.health_path!r}")
-        cwd = await self._release_dir(request)
+        cwd = await self._release_dir(environment, request)
         existing = self.manager.running(
-            request.region, request.zone, request.service, request.version
+            environment, request.region, request.zone, request.service, request.version
         )
-        missing = request.replicas - len(existing)
-        started = self.manager.launch(request, cwd, missing) if missing > 0 else []
+        started = []
+        for _ in range(request.replicas - len(existing)):
+            started += self.manager.launch(environment, request, cwd, 1)
+            if self.holds is not None:
+                await self.holds.reach("prepare.started", key)
         return PrepareResult(instances=[record.model() for record in existing + started])
 
-    async def _release_dir(self, request: InstanceRequest) -> str:
-        target = self._dir / "releases" / request.service / request.version
+    async def _release_dir(self, environment: str, request: InstanceRequest) -> str:
+        target = self._dir / "releases" / environment / request.service / request.version
         await asyncio.to_thread(_install_release, Path(request.artifact_dir), target)
         return str(target)
 
-    async def _set_routes(self, region: str, service: str, routes: RouteTable) -> RoutesResult:
-        _check_names(region=region, service=service)
+    async def _set_routes(
+        self, where: Where, service: str, routes: RouteTable, key: str
+    ) -> RoutesResult:
+        environment, region = where
+        check_names(region=region, service=service)
         if routes.service != service:
             raise BadRequest(f"route table is for {routes.service!r}, the URL names {service!r}")
-        running = {r.version for r in self.manager.running(region, service=service)}
+        running = {r.version for r in self.manager.running(environment, region, service=service)}
         try:
             check_table(routes)
         except RouteError as error:
@@ -316,39 +496,125 @@ class AgentCore:
             check_table(routes, running, region)
         except RouteError as error:
             raise Conflict(str(error)) from None
-        router = await self._router(region)
-        generation = self._generation(region) + 1
-        self.store.save_routes(region, service, routes.model_dump(mode="json"), generation)
-        self._routes.setdefault(region, {})[service] = (routes, generation)
-        router.install(router.table.replace(generation, routes))
-        self.store.record_event("routes.set", detail=f"{region} {service} {generation}")
+        refused = self.traffic.refuse(routes)
+        if refused is not None:
+            raise BadRequest(refused)
+        await self._router(where)
+        generation = self._generation(where) + 1
+        tables = {s: t for s, (t, _) in self._routes.get(where, {}).items()}
+        tables[service] = routes
+        routing = Routing(environment, region, generation, tables, self._backends(where))
+        try:
+            await self.traffic.push(routing, new_table=True)
+        except TrafficError as error:
+            raise AgentError(
+                f"router of {environment}/{region} did not take the table: {error}"
+            ) from None
+        self.store.save_routes(
+            environment, region, service, routes.model_dump(mode="json"), generation
+        )
+        self._routes.setdefault(where, {})[service] = (routes, generation)
+        self.store.record_event(
+            "routes.set", detail=f"{environment}/{region} {service} {generation}"
+        )
+        if self.holds is not None:
+            await self.holds.reach("routes.written", key)
         return RoutesResult(generation=generation)
 
-    async def _router(self, region: str) -> Router:
-        if region in self._routers:
-            return self._routers[region]
-        taken = set(self.store.routers().values()) | {r.port for r in self.manager.all()}
+    async def open_router(self, where: Where) -> None:
+        """Start the router of ``where`` (a region, or a zone router's key) unless it runs."""
+        await self._router(where)
+
+    def backends(self, where: Where) -> tuple[Backend, ...]:
+        """Every running instance of a region as a router sees it."""
+        return self._backends(where)
+
+    def committed(self, where: Where) -> tuple[dict[str, RouteTable], int]:
+        """A region's route tables by service, and its generation."""
+        return (
+            {s: t for s, (t, _) in self._routes.get(where, {}).items()},
+            self._generation(where),
+        )
+
+    def commit_routes(
+        self, where: Where, tables: Mapping[str, RouteTable], generation: int
+    ) -> None:
+        """Record tables a zonal switch committed as the region's, at ``generation``."""
+        environment, region = where
+        for service, table in tables.items():
+            self.store.save_routes(
+                environment, region, service, table.model_dump(mode="json"), generation
+            )
+            self._routes.setdefault(where, {})[service] = (table, generation)
+
+    async def _router(self, where: Where) -> None:
+        if where in self.traffic.urls():
+            return
+        environment, region = where
+        taken = {port for port, _ in self.store.routers().values()}
+        taken |= {r.port for r in self.manager.all()}
         port = self._base_port
         while port and (port in taken or not processes.port_is_free(port, self._host)):
             port += 1
-        router = Router(region, self.manager, self._host, port)
         try:
-            await router.start()
-        except OSError as error:
-            raise AgentError(f"router of {region} cannot listen on port {port}: {error}") from None
-        self.store.save_router(region, router.port)
-        self.manager.reserved_ports.add(router.port)
-        self._started(router)
-        return router
+            port = await self.traffic.open(where, port)
+        except TrafficError as error:
+            raise AgentError(
+                f"router of {environment}/{region} cannot listen on port {port}: {error}"
+            ) from None
+        self.manager.reserved_ports.add(port)
 
-    def _started(self, router: Router) -> None:
-        self._routers[router.region] = router
-        self.store.record_event("router.started", detail=f"{router.region} {router.url}")
-        log.info("router of %s listening on %s", router.region, router.url)
+    def _backends(self, where: Where) -> tuple[Backend, ...]:
+        return tuple(
+            Backend(r.id, r.service, r.version, r.zone, r.port, r.state, r.pid is not None)
+            for r in self.manager.running(*where)
+        )
 
-    def _region_table(self, region: str) -> RegionTable:
-        routes = self._routes.get(region, {})
-        return RegionTable.build(self._generation(region), {s: t for s, (t, _) in routes.items()})
+    def _routing(self, where: Where) -> Routing:
+        zonal = self.zonal.routing(where)
+        if zonal is not None:
+            return zonal
+        routes = self._routes.get(where, {})
+        return Routing(
+            where[0],
+            where[1],
+            self._generation(where),
+            {s: t for s, (t, _) in routes.items()},
+            self._backends(where),
+        )
 
-    def _generation(self, region: str) -> int:
-        return max((g for _, g in self._routes.get(region, {}).values()), default=0)
+    def _instances_changed(self, records: list[InstanceRecord]) -> None:
+        self._dirty.update((r.environment, r.region) for r in records)
+        self._wake.set()
+
+    async def _sync(self, where: Where) -> None:
+        """Push a region's instances to its router now (no-op without a router)."""
+        self._dirty.discard(where)
+        for key in [where, *self.zonal.zone_keys(where)]:
+            if key in self.traffic.urls():
+                try:
+                    await self.traffic.push(self._routing(key), new_table=False)
+                except TrafficError as error:
+                    log.warning("router of %s/%s: %s", *key, error)
+
+    async def _push_loop(self) -> None:
+        """Push instance changes to routers as they happen; supervise routers every interval."""
+        next_pass = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(0.0, next_pass - loop.time())):
+                    await self._wake.wait()
+            self._wake.clear()
+            try:
+                for where in list(self._dirty):
+                    await self._sync(where)
+                if loop.time() >= next_pass:
+                    routings = {w: self._routing(w) for w in self.traffic.urls()}
+                    await self.traffic.supervise(routings)
+                    next_pass = loop.time() + self._interval
+            except Exception:
+                log.exception("pushing to routers failed")
+
+    def _generation(self, where: Where) -> int:
+        return max((g for _, g in self._routes.get(where, {}).values()), default=0)

@@ -16,12 +16,12 @@ import os
 import secrets
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import aiohttp
 
-from ferryman.providers.base import HealthReport, InstanceRequest
+from ferryman.platform.models import HealthReport, InstanceRequest
 from ferryman.providers.local import processes
 from ferryman.providers.local.records import InstanceRecord, Launch
 from ferryman.providers.local.state import AgentStore
@@ -65,6 +65,11 @@ class InstanceManager:
         self._session: aiohttp.ClientSession | None = None
         self._task: asyncio.Task[None] | None = None
         self.reserved_ports: set[int] = set()
+        self.on_change: Callable[[list[InstanceRecord]], None] = lambda records: None
+
+    def _changed(self, records: list[InstanceRecord]) -> None:
+        if records:
+            self.on_change(records)
 
     def all(self) -> list[InstanceRecord]:
         """Every instance, stopped ones included, oldest first."""
@@ -72,27 +77,31 @@ class InstanceManager:
 
     def running(
         self,
+        environment: str,
         region: str,
         zone: str | None = None,
         service: str | None = None,
         version: str | None = None,
     ) -> list[InstanceRecord]:
-        """Instances the agent keeps alive, filtered by whichever of the keys are given."""
+        """Instances the agent keeps alive in a region, filtered by whichever keys are given."""
         return [
             r
             for r in self.all()
             if r.running
+            and r.environment == environment
             and r.region == region
             and zone in (None, r.zone)
             and service in (None, r.service)
             and version in (None, r.version)
         ]
 
-    def healthy(self, region: str, service: str, version: str) -> list[InstanceRecord]:
+    def healthy(
+        self, environment: str, region: str, service: str, version: str
+    ) -> list[InstanceRecord]:
         """Instances of a version in a region that last answered their health check."""
         return [
             r
-            for r in self.running(region, service=service, version=version)
+            for r in self.running(environment, region, service=service, version=version)
             if r.state == "healthy" and r.pid is not None
         ]
 
@@ -101,9 +110,11 @@ class InstanceManager:
         record = self._records.get(instance_id)
         if record is not None and record.running and record.state == "healthy":
             self._set_state(record, "unhealthy")
-            self._store.record_event("instance.ejected", record.id, record.pid)
+            self._store.record_event("instance.ejected", record.id, record.pid, record.where)
 
-    def launch(self, request: InstanceRequest, cwd: str, count: int) -> list[InstanceRecord]:
+    def launch(
+        self, environment: str, request: InstanceRequest, cwd: str, count: int
+    ) -> list[InstanceRecord]:
         """Start ``count`` new instances of a request, each with its own free port."""
         launch = Launch(
             command=request.command,
@@ -111,6 +122,7 @@ class InstanceManager:
             env=dict(request.env),
             health_path=request.health_path,
             health_status=request.health_status,
+            artifact_digest=request.artifact_digest,
         )
         started = []
         for _ in range(count):
@@ -127,28 +139,33 @@ class InstanceManager:
                 desired="running",
                 launch=launch,
                 created=time.time(),
+                environment=environment,
             )
             self._records[instance_id] = record
             self._spawn(record, "instance.started")
             started.append(record)
         return started
 
-    async def retire(self, region: str, zone: str, service: str, version: str) -> int:
-        """Stop every running instance of a version in a zone; returns how many."""
-        doomed = self.running(region, zone, service, version)
-        for record in doomed:
+    def withdraw(self, records: list[InstanceRecord]) -> None:
+        """Stop keeping instances alive (they take no more traffic); :meth:`stop` ends them."""
+        for record in records:
             record.desired = "stopped"
             self._store.save_instance(record)
-        await asyncio.gather(*(self._stop(record) for record in doomed))
-        for record in doomed:
-            self._store.record_event("instance.stopped", record.id, record.pid)
+        self._changed(records)
+
+    async def stop(self, records: list[InstanceRecord]) -> None:
+        """Stop the processes of withdrawn instances."""
+        await asyncio.gather(*(self._stop(record) for record in records))
+        for record in records:
+            self._store.record_event("instance.stopped", record.id, record.pid, record.where)
             record.pid = None
             self._set_state(record, "stopped")
-        return len(doomed)
 
-    async def check(self, region: str, zone: str, service: str, version: str) -> HealthReport:
+    async def check(
+        self, environment: str, region: str, zone: str, service: str, version: str
+    ) -> HealthReport:
         """Probe every instance of a version in a zone now."""
-        records = self.running(region, zone, service, version)
+        records = self.running(environment, region, zone, service, version)
         problems = await self._probe_all(records)
         detail = "; ".join(f"{r.id}: {p}" for r, p in zip(records, problems, strict=True) if p)
         if not records:
@@ -176,7 +193,7 @@ class InstanceManager:
         for record in self._records.values():
             if record.running and record.pid and processes.is_instance(record.pid, record.id):
                 record.launched = time.monotonic()
-                self._store.record_event("instance.adopted", record.id, record.pid)
+                self._store.record_event("instance.adopted", record.id, record.pid, record.where)
                 adopted.append(record)
         await self._probe_all(adopted)
         lost = sum(1 for r in self._records.values() if r.running) - len(adopted)
@@ -196,7 +213,9 @@ class InstanceManager:
             live = [r for r in self._records.values() if r.running and r.pid]
             await asyncio.gather(*(self._stop(record) for record in live))
             for record in live:
-                self._store.record_event("instance.stopped", record.id, record.pid, "agent exit")
+                self._store.record_event(
+                    "instance.stopped", record.id, record.pid, f"{record.where} agent exit"
+                )
                 record.pid = None
                 record.state = "unhealthy"
                 self._store.save_instance(record)
@@ -224,7 +243,9 @@ class InstanceManager:
         if record.pid is not None:
             child = self._children.pop(record.id, None)
             code = "" if child is None else f"exit code {child.returncode}"
-            self._store.record_event("instance.exited", record.id, record.pid, code)
+            self._store.record_event(
+                "instance.exited", record.id, record.pid, f"{record.where} {code}".strip()
+            )
             record.pid = None
             self._set_state(record, "unhealthy")
         if time.monotonic() >= record.next_restart:
@@ -252,6 +273,7 @@ class InstanceManager:
             "FERRYMAN_VERSION": record.version,
             "FERRYMAN_REGION": record.region,
             "FERRYMAN_ZONE": record.zone,
+            "FERRYMAN_ENVIRONMENT": record.environment,
             processes.IDENTITY_VAR: record.id,
         }
         log_path = self._logs_dir / f"{record.id}.log"
@@ -261,8 +283,9 @@ class InstanceManager:
         record.state = "starting"
         record.launched = time.monotonic()
         self._store.save_instance(record)
-        port_detail = f"port {record.port}"
+        port_detail = f"{record.where} port {record.port}"
         self._store.record_event(event, record.id, child.pid, f"{port_detail} {detail}".strip())
+        self._changed([record])
 
     async def _stop(self, record: InstanceRecord) -> None:
         if record.pid is not None:
@@ -317,6 +340,7 @@ class InstanceManager:
         if record.state != state:
             record.state = state
             self._store.save_instance(record)
+            self._changed([record])
 
     def _ports_in_use(self) -> Iterable[int]:
         ports = {r.port for r in self._records.values() if r.running}

@@ -64,10 +64,15 @@ def _is_zombie(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] == "Z"
 
 
-def is_instance(pid: int, instance_id: str) -> bool:
+def is_instance(pid: int, instance_id: str, var: str = IDENTITY_VAR) -> bool:
     """Whether ``pid`` is alive and is the process of ``instance_id``.
 
     Where ``/proc`` is missing the identity check is skipped and only liveness counts.
+
+    Args:
+        pid: The process.
+        instance_id: The identity it must carry.
+        var: The environment variable carrying it (routers use their own).
     """
     if not _PROC.is_dir():
         try:
@@ -80,14 +85,14 @@ def is_instance(pid: int, instance_id: str) -> bool:
     environ = _environ(pid)
     if environ is None or _is_zombie(pid):
         return False
-    return f"{IDENTITY_VAR}={instance_id}".encode() in environ
+    return f"{var}={instance_id}".encode() in environ
 
 
-def members(instance_id: str) -> list[int]:
+def members(instance_id: str, var: str = IDENTITY_VAR) -> list[int]:
     """Every live process carrying the instance's identity (leader and leftovers)."""
     if not _PROC.is_dir():
         return []
-    marker = f"{IDENTITY_VAR}={instance_id}".encode()
+    marker = f"{var}={instance_id}".encode()
     found = []
     for entry in _PROC.iterdir():
         if entry.name.isdigit():
@@ -110,7 +115,11 @@ def _signal_group(pgid: int, signum: signal.Signals) -> None:
 
 
 async def stop_group(
-    pid: int, instance_id: str, child: subprocess.Popen[bytes] | None, grace: float = 5.0
+    pid: int,
+    instance_id: str,
+    child: subprocess.Popen[bytes] | None,
+    grace: float = 5.0,
+    var: str = IDENTITY_VAR,
 ) -> None:
     """SIGTERM an instance's process group, SIGKILL it if still alive after ``grace`` seconds.
 
@@ -119,12 +128,13 @@ async def stop_group(
         instance_id: Identity checked before signalling, so a recycled pid is left alone.
         child: The handle when the agent spawned the process itself, used to reap it.
         grace: Seconds between SIGTERM and SIGKILL.
+        var: The environment variable carrying the identity.
     """
 
     def alive() -> bool:
         if child is not None:
             return child.poll() is None
-        return is_instance(pid, instance_id)
+        return is_instance(pid, instance_id, var)
 
     if alive():
         _signal_group(pid, signal.SIGTERM)
@@ -134,7 +144,7 @@ async def stop_group(
                 break
             await asyncio.sleep(0.05)
         _signal_group(pid, signal.SIGKILL)
-    kill_all(members(instance_id))
+    kill_all(members(instance_id, var))
     if child is not None:
         with contextlib.suppress(subprocess.TimeoutExpired):
             child.wait(timeout=1)

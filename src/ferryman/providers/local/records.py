@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ferryman.providers.base import Instance
+from ferryman.platform.models import Instance
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,7 @@ class Launch:
             ``FERRYMAN_*`` identity excluded (those are set at each start).
         health_path: Path answered by a healthy instance.
         health_status: Status a healthy instance answers with.
+        artifact_digest: The artifact bundle the release directory holds.
     """
 
     command: str
@@ -25,6 +26,7 @@ class Launch:
     env: dict[str, str]
     health_path: str
     health_status: int
+    artifact_digest: str = ""
 
 
 @dataclass
@@ -32,6 +34,8 @@ class InstanceRecord:
     """One instance: its identity, its process and what the agent wants of it.
 
     Attributes:
+        environment: The environment the instance belongs to; regions of different
+            environments are separate even when they share a name.
         desired: ``running`` while the agent keeps the instance alive, ``stopped``
             once it was retired.
         failures: Restarts since the instance last answered healthy; drives backoff.
@@ -50,6 +54,7 @@ class InstanceRecord:
     desired: str
     launch: Launch
     created: float
+    environment: str = "default"
     failures: int = field(default=0, compare=False)
     next_restart: float = field(default=0.0, compare=False)
     launched: float = field(default=0.0, compare=False)
@@ -57,12 +62,18 @@ class InstanceRecord:
     def labels(self) -> dict[str, str]:
         """The metric labels that identify this instance."""
         return {
+            "environment": self.environment,
             "region": self.region,
             "zone": self.zone,
             "service": self.service,
             "version": self.version,
             "instance": self.id,
         }
+
+    @property
+    def where(self) -> str:
+        """``<environment>/<region>``, how events name the region of an instance."""
+        return f"{self.environment}/{self.region}"
 
     @property
     def running(self) -> bool:

@@ -2,6 +2,11 @@
 
 One connection, used only from the event loop thread. Every write commits at
 once, so a ``kill -9`` loses nothing already acknowledged.
+
+Instances, route tables and routers belong to an environment. A database
+written before environments existed (schema version 0) is migrated in place
+when it is opened: its rows become environment ``default`` and its idempotency
+keys are scoped to it, so a repeated key still finds its first answer.
 """
 
 from __future__ import annotations
@@ -16,6 +21,9 @@ from typing import Any
 from ferryman.providers.local.records import InstanceRecord, Launch
 from ferryman.providers.local.wire import AgentEvent
 
+SCHEMA_VERSION = 1
+DEFAULT_ENVIRONMENT = "default"
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS instances (
     id TEXT PRIMARY KEY,
@@ -28,18 +36,23 @@ CREATE TABLE IF NOT EXISTS instances (
     state TEXT NOT NULL,
     desired TEXT NOT NULL,
     launch TEXT NOT NULL,
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    environment TEXT NOT NULL DEFAULT 'default'
 );
 CREATE TABLE IF NOT EXISTS routes (
+    environment TEXT NOT NULL,
     region TEXT NOT NULL,
     service TEXT NOT NULL,
     table_json TEXT NOT NULL,
     generation INTEGER NOT NULL,
-    PRIMARY KEY (region, service)
+    PRIMARY KEY (environment, region, service)
 );
 CREATE TABLE IF NOT EXISTS routers (
-    region TEXT PRIMARY KEY,
-    port INTEGER NOT NULL
+    environment TEXT NOT NULL,
+    region TEXT NOT NULL,
+    port INTEGER NOT NULL,
+    pid INTEGER,
+    PRIMARY KEY (environment, region)
 );
 CREATE TABLE IF NOT EXISTS idempotency (
     key TEXT PRIMARY KEY,
@@ -69,7 +82,39 @@ class AgentStore:
         self._db = sqlite3.connect(path, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._migrate()
         self._db.executescript(_SCHEMA)
+        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _migrate(self) -> None:
+        """Bring a database of schema version 0 (one implicit environment) to version 1."""
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master")}
+        if version >= 1 or "instances" not in tables:
+            return
+        default = DEFAULT_ENVIRONMENT
+        self._db.executescript(
+            f"""
+            BEGIN;
+            ALTER TABLE instances ADD COLUMN environment TEXT NOT NULL DEFAULT '{default}';
+            ALTER TABLE routes RENAME TO routes_v0;
+            ALTER TABLE routers RENAME TO routers_v0;
+            {_SCHEMA}
+            INSERT INTO routes SELECT '{default}', region, service, table_json, generation
+                FROM routes_v0;
+            INSERT INTO routers SELECT '{default}', region, port, NULL FROM routers_v0;
+            DROP TABLE routes_v0;
+            DROP TABLE routers_v0;
+            UPDATE idempotency SET key = '{default}/' || key;
+            PRAGMA user_version={SCHEMA_VERSION};
+            COMMIT;
+            """
+        )
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The open database, for stores of their own tables (``zonal_state``)."""
+        return self._db
 
     def close(self) -> None:
         """Close the connection."""
@@ -78,7 +123,7 @@ class AgentStore:
     def save_instance(self, record: InstanceRecord) -> None:
         """Insert or update one instance."""
         self._db.execute(
-            "INSERT OR REPLACE INTO instances VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO instances VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 record.id,
                 record.region,
@@ -91,6 +136,7 @@ class AgentStore:
                 record.desired,
                 json.dumps(asdict(record.launch)),
                 record.created,
+                record.environment,
             ),
         )
 
@@ -98,7 +144,7 @@ class AgentStore:
         """Every instance ever started, oldest first."""
         rows = self._db.execute(
             "SELECT id, region, zone, service, version, port, pid, state, desired, launch,"
-            " created FROM instances ORDER BY created, id"
+            " created, environment FROM instances ORDER BY created, id"
         )
         return [
             InstanceRecord(
@@ -113,6 +159,7 @@ class AgentStore:
                 desired=row[8],
                 launch=Launch(**json.loads(row[9])),
                 created=row[10],
+                environment=row[11],
             )
             for row in rows
         ]
@@ -131,30 +178,35 @@ class AgentStore:
             (key, fingerprint, json.dumps(response), time.time()),
         )
 
-    def routes(self) -> list[tuple[str, str, dict[str, Any], int]]:
-        """Every route table as (region, service, table, generation)."""
+    def routes(self) -> list[tuple[str, str, str, dict[str, Any], int]]:
+        """Every route table as (environment, region, service, table, generation)."""
         rows = self._db.execute(
-            "SELECT region, service, table_json, generation FROM routes ORDER BY region, service"
+            "SELECT environment, region, service, table_json, generation FROM routes"
+            " ORDER BY environment, region, service"
         )
-        return [(row[0], row[1], json.loads(row[2]), row[3]) for row in rows]
+        return [(row[0], row[1], row[2], json.loads(row[3]), row[4]) for row in rows]
 
     def save_routes(
-        self, region: str, service: str, table: dict[str, Any], generation: int
+        self, environment: str, region: str, service: str, table: dict[str, Any], generation: int
     ) -> None:
-        """Replace one service's route table in a region."""
+        """Replace one service's route table in a region of an environment."""
         self._db.execute(
-            "INSERT OR REPLACE INTO routes VALUES (?, ?, ?, ?)",
-            (region, service, json.dumps(table), generation),
+            "INSERT OR REPLACE INTO routes VALUES (?, ?, ?, ?, ?)",
+            (environment, region, service, json.dumps(table), generation),
         )
 
-    def routers(self) -> dict[str, int]:
-        """The port of every region's router."""
-        rows = self._db.execute("SELECT region, port FROM routers ORDER BY region")
-        return {row[0]: row[1] for row in rows}
+    def routers(self) -> dict[tuple[str, str], tuple[int, int | None]]:
+        """(environment, region) → (port, pid) of every router."""
+        rows = self._db.execute(
+            "SELECT environment, region, port, pid FROM routers ORDER BY environment, region"
+        )
+        return {(row[0], row[1]): (row[2], row[3]) for row in rows}
 
-    def save_router(self, region: str, port: int) -> None:
-        """Remember the port a region's router listens on."""
-        self._db.execute("INSERT OR REPLACE INTO routers VALUES (?, ?)", (region, port))
+    def save_router(self, environment: str, region: str, port: int, pid: int | None) -> None:
+        """Remember the port (and process, if it has its own) of a region's router."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO routers VALUES (?, ?, ?, ?)", (environment, region, port, pid)
+        )
 
     def record_event(
         self, kind: str, instance: str | None = None, pid: int | None = None, detail: str = ""

@@ -54,23 +54,33 @@ class RouterStats:
     """Counts every request a router answered.
 
     Args:
+        environment: Added as the ``environment`` label.
         region: Added as the ``region`` label.
     """
 
-    def __init__(self, region: str) -> None:
+    def __init__(self, environment: str, region: str) -> None:
+        self.environment = environment
         self.region = region
         self.series: dict[Key, Series] = {}
         self._history: deque[tuple[float, dict[Key, Series]]] = deque()
 
-    def observe(self, service: str, version: str, zone: str, code: int, seconds: float) -> None:
-        """Count one answered request."""
+    def observe(
+        self,
+        service: str,
+        version: str,
+        zone: str,
+        code: int | str,
+        seconds: float,
+        count: int = 1,
+    ) -> None:
+        """Count ``count`` answered requests that took ``seconds`` each."""
         key = (service, version, zone, str(code))
         series = self.series.get(key)
         if series is None:
             series = self.series[key] = Series()
-        series.count += 1
-        series.buckets[bisect.bisect_left(BOUNDS, seconds)] += 1
-        series.total_seconds += seconds
+        series.count += count
+        series.buckets[bisect.bisect_left(BOUNDS, seconds)] += count
+        series.total_seconds += seconds * count
 
     def snapshot(self, now: float | None = None) -> None:
         """Remember the counters as they are now (called once a second)."""
@@ -93,6 +103,7 @@ class RouterStats:
     def window_json(self, seconds: float) -> dict[str, Any]:
         """:meth:`window` as JSON: a list of series with their labels."""
         return {
+            "environment": self.environment,
             "region": self.region,
             "window_seconds": seconds,
             "bounds": list(BOUNDS),
@@ -110,6 +121,7 @@ class RouterStats:
     def _label_map(self, key: Key) -> dict[str, str]:
         service, version, zone, code = key
         return {
+            "environment": self.environment,
             "region": self.region,
             "zone": zone,
             "service": service,

@@ -31,7 +31,7 @@ from ferryman.build.provenance import ProvenanceStore, build_statement
 from ferryman.build.steps import run_step
 from ferryman.errors import BuildError
 from ferryman.plan.models import BuildNode
-from ferryman.temporal.models import (
+from ferryman.temporal.models.build import (
     ArtifactRef,
     CacheProbeInput,
     CacheProbeOutput,
@@ -192,8 +192,7 @@ async def build_node(data: NodeBuildInput) -> NodeBuildOutput:
             internal={"cacheKey": key, "node": node.id},
         )
         provenance = ProvenanceStore(store, paths.home() / "keys")
-        if not provenance.path(bundle.digest).exists():
-            await asyncio.to_thread(provenance.save, bundle.digest, statement)
+        await asyncio.to_thread(provenance.save, bundle.digest, statement)
         cache.record(
             CacheEntry(
                 key=key,

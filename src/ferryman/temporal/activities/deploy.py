@@ -14,60 +14,61 @@ from typing import TypeVar
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from ferryman import paths
-from ferryman.build.artifacts import ArtifactStore
-from ferryman.deploy.smoke import run_smoke_checks
-from ferryman.deploy.unpack import unpack_once
-from ferryman.errors import AgentUnavailable, BuildError, ProviderError
-from ferryman.providers.base import HealthReport, Provider, ServiceState
-from ferryman.temporal.deploy_models import SmokeInput
-from ferryman.temporal.models import (
+from ferryman.errors import AgentUnavailable, ProviderError
+from ferryman.platform.models import HealthReport, ServiceState
+from ferryman.providers.base import Provider, ZonalTraffic
+from ferryman.providers.smoke import run_smoke_checks
+from ferryman.temporal.models.region import (
+    CommitInput,
     HealthInput,
     PrepareInput,
     RetireInput,
+    SmokeInput,
+    StageInput,
     StateInput,
     TrafficInput,
+    Where,
 )
 
-ProviderFactory = Callable[[str], Provider]
+ProviderFactory = Callable[[str, str], Provider]
+"""(platform, environment) → the provider serving that environment on that platform."""
 T = TypeVar("T")
 
 
 class DeployActivities:
-    """Provider-facing activities; ``providers`` maps a platform name to a provider."""
+    """Provider-facing activities.
+
+    Args:
+        providers: Gives the provider of a platform for an environment; raises
+            ``KeyError`` for a platform this worker does not know.
+    """
 
     def __init__(self, providers: ProviderFactory) -> None:
         self._providers = providers
 
-    def _provider(self, platform: str) -> Provider:
+    def _provider(self, where: Where) -> Provider:
         try:
-            return self._providers(platform)
+            return self._providers(where.platform, where.environment)
         except KeyError as exc:
             raise ApplicationError(
-                f"unknown platform {platform!r}", type="UnknownPlatform", non_retryable=True
+                f"unknown platform {where.platform!r}", type="UnknownPlatform", non_retryable=True
             ) from exc
 
     @activity.defn(name="ferryman.service_state")
     async def service_state(self, data: StateInput) -> ServiceState:
         """Record what a region runs for a service before anything changes."""
-        return await _call(self._provider(data.platform).current_state(data.region, data.service))
+        return await _call(self._provider(data).current_state(data.region, data.service))
 
     @activity.defn(name="ferryman.prepare_zone")
     async def prepare_zone(self, data: PrepareInput) -> int:
-        """Unpack the artifact and start the version's instances in one zone."""
-        store = ArtifactStore(paths.artifacts_dir())
-        try:
-            unpacked = unpack_once(store, data.artifact_digest, paths.home() / "unpacked")
-        except BuildError as exc:
-            raise ApplicationError(str(exc), type="ArtifactCorrupt", non_retryable=True) from exc
-        request = data.request.model_copy(update={"artifact_dir": str(unpacked)})
-        instances = await _call(self._provider(data.platform).prepare(data.key, request))
+        """Start the version's instances in one zone from its artifact."""
+        instances = await _call(self._provider(data).prepare(data.key, data.request))
         return len(instances)
 
     @activity.defn(name="ferryman.await_healthy")
     async def await_healthy(self, data: HealthInput) -> HealthReport:
         """Poll health until every instance is ready, failing after ``timeout_s``."""
-        provider = self._provider(data.platform)
+        provider = self._provider(data)
         deadline = time.monotonic() + data.timeout_s
         while True:
             report = await _call(
@@ -78,7 +79,7 @@ class DeployActivities:
                 return report
             if time.monotonic() >= deadline:
                 raise ApplicationError(
-                    f"zone {data.zone} of {data.region}: {data.service} {data.version} "
+                    f"zone {data.zone}: {data.service} {data.version} "
                     f"{report.healthy}/{report.total} instances healthy after "
                     f"{data.timeout_s:g}s {report.detail}".rstrip(),
                     type="Unhealthy",
@@ -89,31 +90,51 @@ class DeployActivities:
     @activity.defn(name="ferryman.smoke")
     async def smoke(self, data: SmokeInput) -> int:
         """HTTP checks through the region's router against one version; returns requests sent."""
-        state = await _call(self._provider(data.platform).current_state(data.region, data.service))
+        state = await _call(self._provider(data).current_state(data.region, data.service))
         if not state.router_url:
             raise ApplicationError(
                 f"{data.region} has no router for {data.service}", type="SmokeFailed"
             )
-        problem, sent = await run_smoke_checks(state.router_url, data)
+        problem, sent = await run_smoke_checks(
+            state.router_url, data.service, data.version, data.checks, data.match
+        )
         if problem:
             raise ApplicationError(
-                f"smoke check failed in {data.region}: {problem}",
-                type="SmokeFailed",
-                non_retryable=True,
+                f"smoke check failed: {problem}", type="SmokeFailed", non_retryable=True
             )
         return sent
 
     @activity.defn(name="ferryman.set_traffic")
     async def set_traffic(self, data: TrafficInput) -> int:
         """Swap a region's route table for a service in one step."""
-        return await _call(
-            self._provider(data.platform).set_traffic(data.key, data.region, data.routes)
-        )
+        return await _call(self._provider(data).set_traffic(data.key, data.region, data.routes))
+
+    def _zonal(self, where: Where) -> ZonalTraffic:
+        provider = self._provider(where)
+        if not isinstance(provider, ZonalTraffic):
+            raise ApplicationError(
+                f"platform {where.platform!r} has no zonal data plane (data-plane: zonal)",
+                type="UnsupportedDataPlane",
+                non_retryable=True,
+            )
+        return provider
+
+    @activity.defn(name="ferryman.stage_traffic")
+    async def stage_traffic(self, data: StageInput) -> int:
+        """Phase 1 of a zonal switch: every zone router holds the new table (or none does)."""
+        provider = self._zonal(data)
+        return await _call(provider.stage_traffic(data.key, data.region, data.zones, data.routes))
+
+    @activity.defn(name="ferryman.commit_traffic")
+    async def commit_traffic(self, data: CommitInput) -> int:
+        """Phase 2: every zone router serves the staged generation (retried until all do)."""
+        provider = self._zonal(data)
+        return await _call(provider.commit_traffic(data.key, data.region, data.generation))
 
     @activity.defn(name="ferryman.retire")
     async def retire(self, data: RetireInput) -> int:
         """Stop a version's instances in one zone."""
-        provider = self._provider(data.platform)
+        provider = self._provider(data)
         return await _call(
             provider.retire(data.key, data.region, data.zone, data.service, data.version)
         )
@@ -125,6 +146,8 @@ class DeployActivities:
             self.prepare_zone,
             self.await_healthy,
             self.set_traffic,
+            self.stage_traffic,
+            self.commit_traffic,
             self.retire,
             self.smoke,
         ]

@@ -2,7 +2,7 @@
 
 Every ready node starts at once, up to the throttles (``BuildPlan.max_parallel``,
 per-repo limits; the build worker's slots bound it too); among ready nodes the
-largest bottom level goes first (``ferryman.build.dag``). Each node is one
+largest bottom level goes first (``ferryman.dag``). Each node is one
 ``ferryman.build_node`` activity: checkout, cache lookup, fan-in, steps, outputs,
 provenance. A node ends ``succeeded``, ``failed`` (``kind`` build: a step or its
 outputs; infrastructure: retries exhausted), ``cancelled`` (fail-fast stopped it)
@@ -20,19 +20,21 @@ from temporalio.common import Priority, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
-    from ferryman.build import dag
+    from ferryman import dag
     from ferryman.plan.models import BuildNode, BuildPlan
     from ferryman.temporal.activities.build import build_node, probe_cache
     from ferryman.temporal.failures import failure_message
-    from ferryman.temporal.models import (
+    from ferryman.temporal.models.build import (
         ArtifactRef,
         BuildRequest,
         BuildResult,
         CacheProbeInput,
         DependencyArtifact,
+        FailureKind,
         NodeBuildInput,
         NodeResult,
     )
+    from ferryman.temporal.names import build_task_queue
 
 INFRA_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -42,7 +44,7 @@ INFRA_RETRY = RetryPolicy(
 BUILD_FAILURES = frozenset({"StepFailed", "StepSetupFailed", "OutputsMissing", "CheckoutFailed"})
 
 
-def failure_kind(error: BaseException) -> str:
+def failure_kind(error: BaseException) -> FailureKind:
     """``build`` for a failing step or missing outputs, else ``infrastructure``."""
     cause = error.cause if isinstance(error, ActivityError) else error
     if isinstance(cause, ApplicationError) and cause.type in BUILD_FAILURES:
@@ -126,14 +128,14 @@ class BuildWorkflow:
     async def _cached(self, request: BuildRequest) -> dict[str, NodeResult]:
         """Nodes already in the cache, found in one activity (when all share one queue)."""
         plan = request.plan
-        queues = {node.task_queue for node in plan.nodes}
+        queues = {node.runs_on for node in plan.nodes}
         if not plan.use_cache or len(queues) != 1:
             return {}
         now = workflow.now().isoformat()
         probe = await workflow.execute_activity(
             probe_cache,
             CacheProbeInput(run_id=request.run_id, nodes=plan.nodes, prebuilt=plan.prebuilt),
-            task_queue=queues.pop(),
+            task_queue=build_task_queue(workflow.info().task_queue, queues.pop()),
             start_to_close_timeout=timedelta(minutes=30),
             heartbeat_timeout=timedelta(seconds=30),
             retry_policy=INFRA_RETRY,
@@ -202,7 +204,7 @@ class BuildWorkflow:
                     builder_id=plan.builder_id,
                     invocation_id=f"{info.workflow_id}/{info.run_id}",
                 ),
-                task_queue=node.task_queue,
+                task_queue=build_task_queue(info.task_queue, node.runs_on),
                 start_to_close_timeout=timedelta(seconds=timeout_s),
                 heartbeat_timeout=timedelta(seconds=30),
                 retry_policy=INFRA_RETRY,

@@ -1,0 +1,1 @@
+"""Approval gates (pure): who may decide (``policy``), what happened (``audit``), views."""

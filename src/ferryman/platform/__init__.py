@@ -1,0 +1,1 @@
+"""The platform vocabulary: instances, health, route tables and how they are checked (pure)."""

@@ -1,0 +1,5 @@
+"""``python -m ferryman.server``."""
+
+from ferryman.server.main import main
+
+main()

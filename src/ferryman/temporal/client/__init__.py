@@ -1,0 +1,1 @@
+"""Client-side code: connecting to Temporal, starting and finding releases, sending decisions."""

@@ -1,0 +1,1 @@
+"""Worker-side code: the processes that serve ferryman's task queues."""
