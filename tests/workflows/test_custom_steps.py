@@ -147,6 +147,22 @@ async def test_a_bake_check_that_says_failed_rolls_the_wave_back(saga: Saga) -> 
     assert view.result == {"label": "run judge", "passed": False, "message": "error budget burnt"}
 
 
+@pytest.mark.timeout(60)
+async def test_a_verdict_ferryman_cannot_read_fails_the_step_instead_of_stalling(
+    saga: Saga,
+) -> None:
+    # A Go worker's nil *bool: "passed": null. Not a boolean, so not a pass.
+    team = Team(saga.provider)
+    team.results["run judge"] = {"passed": None, "message": None}
+    checks = (step(team, "judge", "during-bake", 1, undo=False),)
+    async with team_worker(saga.env.client, team):
+        handle = await saga.start(saga.plan("v2", bakes=(60, 0, 0), steps=checks))
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+    assert 'step judge failed: the result says "passed": null' in str(failure.value.cause)
+    assert saga.serving("eu-1") == {"v1": 100}
+
+
 async def test_checks_run_during_every_bake_and_the_bake_waits_for_them(saga: Saga) -> None:
     team = Team(saga.provider)
     checks = (step(team, "judge", "during-bake", undo=False),)
