@@ -30,10 +30,15 @@ from rich.console import Console
 from temporalio.client import Client
 
 from ferryman import paths
-from ferryman.cli.context import serve_regions_on_dev_stack
 from ferryman.cli.live import follow
 from ferryman.demo_canary import canary_demo
-from ferryman.devstack import DevStack, StackConfig, StackInfo, load_info
+from ferryman.devstack import (
+    DevStack,
+    StackConfig,
+    StackInfo,
+    load_info,
+    serve_regions_on_dev_stack,
+)
 from ferryman.errors import FerrymanError
 from ferryman.identity.config import cli_user, config_path, demo_token, load_directory
 from ferryman.plan.compile import compile_plan

@@ -21,9 +21,8 @@ from rich.console import Console
 from ruamel.yaml import YAML
 from temporalio.client import Client
 
-from ferryman.cli.context import serve_regions_on_dev_stack
 from ferryman.cli.live import follow
-from ferryman.devstack import StackInfo
+from ferryman.devstack import StackInfo, serve_regions_on_dev_stack
 from ferryman.plan.compile import compile_plan
 from ferryman.providers.local import LocalProvider
 from ferryman.spec.load import load_spec

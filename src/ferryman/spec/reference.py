@@ -154,7 +154,7 @@ environments:
     "environments.<name>.steps[]": """\
 A team's step runs an activity by name on the team's own task queue (a worker
 in any language serves it) or makes an HTTP call. Its JSON payload, input and
-result are described in [plugging in your team's step](plugging-in-your-step.md).
+result are described in [plugging in your team's step](team-steps.md).
 A failed step follows `rollout.on-failure`; during a rollback, the steps that
 had succeeded run their `compensate`, in reverse order with the region
 restores. Durations are written as elsewhere (`90s`, `10m`, `1h30m`).
