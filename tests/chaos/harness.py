@@ -36,10 +36,12 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 
+from ferryman.approvals.policy import GateDecision
 from ferryman.deploy.strategies import BlueGreenOptions
 from ferryman.devstack.processes import stop_group
-from ferryman.plan.models import ReleasePlan
+from ferryman.plan.models import GatePlan, ReleasePlan
 from ferryman.providers.local import LocalProvider
+from ferryman.temporal.client.gates import GateRefused, decide, pending_gates
 from ferryman.temporal.models.release import ReleaseResult
 from ferryman.temporal.workflows.release import ReleaseWorkflow
 from ferryman.testing import AgentProcess, TemporalDevServer
@@ -62,6 +64,8 @@ REPLICAS = 2  # the hello example's
 SERVICE = "web"
 ENVIRONMENT = "dev"
 RUN_TIMEOUT_S = 300.0
+GATE = "wave-2"
+APPROVERS = ("ann", "bob")
 REPORTS: list[RunReport] = []
 """Every run of this session, for the summary at its end."""
 
@@ -80,6 +84,8 @@ class Scenario:
         order: The process faults, in the order they are injected.
         faults: The provider faults of the worker.
         failing_region: The region refusing ``prepare`` for good (a failure scenario).
+        gate: A gate before the second wave that two approvers pass, each sending
+            their approval twice, while the faults go on.
     """
 
     seed: int
@@ -90,6 +96,7 @@ class Scenario:
     gaps_s: tuple[float, ...]
     faults: FaultConfig
     failing_region: str | None
+    gate: bool = False
 
     @classmethod
     def draw(cls, seed: int) -> Scenario:
@@ -100,7 +107,7 @@ class Scenario:
         agents = rng.choice((0, 1, 1))
         order = ["worker"] * kills + ["server"] * servers + ["agent"] * agents
         rng.shuffle(order)
-        gaps = tuple(round(rng.uniform(0.5, 5.0), 2) for _ in order)
+        gaps = tuple(round(rng.uniform(0.3, 3.0), 2) for _ in order)
         failing = rng.choice(REGIONS) if rng.random() < 0.3 else None
         faults = FaultConfig(
             seed=seed,
@@ -109,7 +116,8 @@ class Scenario:
             timeout_s=2.0,
             fail_region=failing,
         )
-        return cls(seed, kills, servers, agents, tuple(order), gaps, faults, failing)
+        gate = rng.random() < 0.5
+        return cls(seed, kills, servers, agents, tuple(order), gaps, faults, failing, gate)
 
     def describe(self) -> str:
         """One line: what this seed injects."""
@@ -117,8 +125,13 @@ class Scenario:
         return (
             f"{', '.join(self.order)} at gaps {list(self.gaps_s)}; "
             f"transient {self.faults.transient_rate:g}, timeouts {self.faults.timeout_rate:g}; "
-            f"{ending}"
+            f"{'gate before wave 2; ' if self.gate else ''}{ending}"
         )
+
+    @property
+    def gate_opens(self) -> bool:
+        """Whether the gate is reached: the first wave must switch first."""
+        return self.gate and self.failing_region != REGIONS[0]
 
 
 @dataclass
@@ -129,6 +142,7 @@ class RunReport:
     scenario: str
     status: str = ""
     injected: Counter[str] = field(default_factory=Counter)
+    approvals: Counter[str] = field(default_factory=Counter)
     violations: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -188,18 +202,27 @@ class ChaosWorld:
             stop_group(self.worker.pid)
             self.worker = None
 
-    def plan(self, version: str) -> ReleasePlan:
-        """The hello service, blue-green to three regions of two zones, one region per wave."""
-        blue_green = BlueGreenOptions(scale_down_delay_s=0)
-        return world(with_service(hello_plan(self.spec, version), strategy=blue_green))
+    def plan(self, version: str, gate: bool = False) -> ReleasePlan:
+        """The hello service, blue-green to three regions of two zones, one region per wave.
 
-    async def release(self, version: str) -> tuple[WorkflowHandle[Any, Any], str]:
+        With ``gate``, the second wave waits for two of :data:`APPROVERS`.
+        """
+        blue_green = BlueGreenOptions(scale_down_delay_s=0)
+        plan = world(with_service(hello_plan(self.spec, version), strategy=blue_green))
+        if not gate:
+            return plan
+        gates = (GatePlan(name=GATE, at="before-wave", wave=2, approvers=APPROVERS, required=2),)
+        return plan.model_copy(update={"deploy": plan.deploy.model_copy(update={"gates": gates})})
+
+    async def release(
+        self, version: str, gate: bool = False
+    ) -> tuple[WorkflowHandle[Any, Any], str]:
         """Start a release of ``version``; returns its handle and id."""
         assert self.client is not None
         self.releases += 1
         release_id = f"release/hello/{ENVIRONMENT}/chaos-{version}-{uuid.uuid4().hex[:8]}"
         handle = await self.client.start_workflow(
-            ReleaseWorkflow.run, self.plan(version), id=release_id, task_queue=self.queue
+            ReleaseWorkflow.run, self.plan(version, gate), id=release_id, task_queue=self.queue
         )
         return handle, release_id
 
@@ -251,6 +274,57 @@ async def inject(chaos: ChaosWorld, scenario: Scenario, done: asyncio.Event) -> 
     return injected
 
 
+async def approve(
+    chaos: ChaosWorld, release_id: str, seed: int, done: asyncio.Event
+) -> Counter[str]:
+    """Each approver approves the gate once it is open, and sends it again (a client retry).
+
+    A call that fails on the way (a restarting server) is sent again until the
+    gate answers; a repeat must be refused (``conflict``), never counted twice.
+    Returns the answers per kind (``approved``, ``refused-<kind>``).
+    """
+    assert chaos.client is not None
+    answers: Counter[str] = Counter()
+    while not done.is_set():
+        with contextlib.suppress(Exception):
+            if await pending_gates(chaos.client, release_id):
+                break
+        await asyncio.sleep(0.5)
+    for user in (user for user in APPROVERS for _ in range(2)):
+        decision = GateDecision(gate=GATE, user=user, comment=f"chaos seed={seed}")
+        while not done.is_set():
+            try:
+                await decide(chaos.client, release_id, decision)
+                answers["approved"] += 1
+                break
+            except GateRefused as refused:
+                if "takes no decision now" in refused.message:
+                    await asyncio.sleep(0.5)  # a restarting server: send it again
+                    continue
+                answers[f"refused-{refused.kind}"] += 1
+                break
+            except Exception:
+                await asyncio.sleep(0.5)
+    return answers
+
+
+async def approvals_in_history(chaos: ChaosWorld, release_id: str) -> Counter[str]:
+    """Accepted ``decide`` Updates per user, read from the release's Temporal history."""
+    assert chaos.client is not None
+    history = await chaos.client.get_workflow_handle(release_id).fetch_history()
+    accepted: Counter[str] = Counter()
+    for event in history.events:
+        if not event.HasField("workflow_execution_update_accepted_event_attributes"):
+            continue
+        request = event.workflow_execution_update_accepted_event_attributes.accepted_request
+        if request.input.name != "decide":
+            continue
+        for payload in request.input.args.payloads:
+            body = json.loads(payload.data)
+            accepted[f"{body['user']} {body['verdict']}"] += 1
+    return accepted
+
+
 async def run_seed(chaos: ChaosWorld, seed: int) -> RunReport:
     """One release under the faults of ``seed``; returns what happened and what it broke."""
     scenario = Scenario.draw(seed)
@@ -268,23 +342,30 @@ async def run_seed(chaos: ChaosWorld, seed: int) -> RunReport:
     await chaos.start_worker(faults)
     before = await last_seq(chaos.provider)
     async with traffic_everywhere(chaos.routers, rps=20) as seen:
-        handle, release_id = await chaos.release(new)
+        handle, release_id = await chaos.release(new, scenario.gate)
         done = asyncio.Event()
         injector = asyncio.create_task(inject(chaos, scenario, done))
+        approver = (
+            asyncio.create_task(approve(chaos, release_id, seed, done)) if scenario.gate else None
+        )
         report.status = await finished(handle, RUN_TIMEOUT_S)
         done.set()
         report.injected = await injector
+        report.approvals = await approver if approver else Counter()
     for line in fault_log.read_text().splitlines() if fault_log.exists() else []:
         report.injected[f"provider-{json.loads(line)['kind']}"] += 1
     report.violations = await violations(
         chaos, scenario, report.status, release_id, before, (old, new), seen
     )
+    if scenario.gate:
+        report.violations += await gate_violations(chaos, scenario, release_id, report.approvals)
     report.seconds = round(time.monotonic() - began, 1)
     if not scenario.failing_region:
         chaos.current = new
     print(
         f"  chaos seed={seed}: {report.status} in {report.seconds}s, injected "
-        f"{dict(report.injected)}, {len(report.violations)} violations",
+        f"{dict(report.injected)}, gate answers {dict(report.approvals)}, "
+        f"{len(report.violations)} violations",
         flush=True,
     )
     for violation in report.violations:
@@ -399,6 +480,22 @@ async def violations(
             found.append(f"{region} switched but the traffic never saw {new}")
         if region not in switched and new in stats.by_version:
             found.append(f"{region} never switched but the traffic saw {new}")
+    return found
+
+
+async def gate_violations(
+    chaos: ChaosWorld, scenario: Scenario, release_id: str, answers: Counter[str]
+) -> list[str]:
+    """Each approver's approval is in the history exactly once, and nothing else was accepted."""
+    found = []
+    accepted = await approvals_in_history(chaos, release_id)
+    want = Counter({f"{user} approve": 1 for user in APPROVERS} if scenario.gate_opens else {})
+    if accepted != want:
+        found.append(f"approvals in the history {dict(accepted)}, expected {dict(want)}")
+    if scenario.gate_opens and answers != Counter(
+        {"approved": len(APPROVERS), "refused-conflict": len(APPROVERS)}
+    ):
+        found.append(f"approvers answered {dict(answers)}: not 2 approvals and 2 repeats refused")
     return found
 
 
