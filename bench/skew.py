@@ -51,6 +51,7 @@ from ferryman.temporal.names import region_deploy_id
 from ferryman.temporal.worker.workers import local_providers
 from ferryman.temporal.workflows.region import RegionDeployWorkflow
 from ferryman.testing import AgentProcess, TemporalDevServer
+from ferryman.testing.artifacts import store_signed
 from ferryman.testing.regions import one_service_deploy
 from ferryman.testing.workers import serving
 
@@ -244,7 +245,7 @@ async def measure(rounds: int, workdir: Path) -> dict[str, float]:
         provider = LocalProvider(agent.url, environment="test")
         async with serving(client, local_providers(agent.url), [REGION]) as queue:
             store = ArtifactStore(paths.artifacts_dir())
-            digest = store.collect(EXAMPLE_APP, ["server.py", "greeting.txt"]).digest
+            digest = store_signed(EXAMPLE_APP, ["server.py", "greeting.txt"], node_id="hello")
             artifact_dir = str(store.materialize(digest, workdir / "unpacked"))
             bench = Bench(client, provider, queue, digest)
             labels = Labels()

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
@@ -32,6 +33,7 @@ from ferryman.temporal.models.region import (
     ServiceRollout,
 )
 from ferryman.temporal.workflows.region import RegionDeployWorkflow
+from ferryman.testing.artifacts import store_signed
 from ferryman.testing.fake_provider import FakeProvider
 from ferryman.testing.regions import one_service_deploy
 from ferryman.testing.waiting import eventually
@@ -117,7 +119,7 @@ async def harness(
 ) -> AsyncIterator[Harness]:
     (tmp_path / "app").mkdir()
     (tmp_path / "app" / "serve").write_text("#!/bin/sh\n")
-    digest = ArtifactStore(paths.artifacts_dir()).collect(tmp_path / "app", ["serve"]).digest
+    digest = store_signed(tmp_path / "app", ["serve"])
     provider = RecordingProvider()
     client = time_skipping.client
     async with serving(client, lambda platform, environment: provider, ["eu-1"]) as queue:
@@ -233,6 +235,32 @@ async def test_a_failing_second_service_puts_the_first_back(harness: Harness) ->
     assert harness.weights("api") == {"v1": 100}, "api was switched, then put back"
     assert harness.weights("ui") == {"v1": 100}
     assert harness.versions("api") == {"v1"} and harness.versions("ui") == {"v1"}
+
+
+async def test_an_unsigned_artifact_is_refused_before_any_instance_starts(
+    harness: Harness, tmp_path: Path
+) -> None:
+    await harness.deploy("v1")
+    (tmp_path / "unsigned").mkdir()
+    (tmp_path / "unsigned" / "serve").write_text("#!/bin/sh\nexit 1\n")
+    unsigned = ArtifactStore(paths.artifacts_dir()).collect(tmp_path / "unsigned", ["serve"])
+    first = harness.request("v2")
+    services = (
+        first.services[0],
+        first.services[0].model_copy(
+            update={"service": web("api"), "artifact_digest": unsigned.digest}
+        ),
+    )
+    calls = len(harness.provider.calls)
+    with pytest.raises(WorkflowFailureError) as failure:
+        await (await harness.run(first.model_copy(update={"services": services}))).result()
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "ArtifactRejected"
+    assert cause.message == (
+        f"eu-1: api v2 refused: artifact {unsigned.digest[:19]}… is unsigned: it has no provenance"
+    )
+    assert harness.provider.calls[calls:] == [], "nothing started, routed or retired"
+    assert harness.weights() == {"v1": 100} and harness.versions() == {"v1"}
 
 
 async def test_cancel_during_keep_warm_puts_everything_back(harness: Harness) -> None:

@@ -62,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
     from ferryman.temporal.failures import failure_message
     from ferryman.temporal.models.analysis import AnalysisView
     from ferryman.temporal.models.region import (
+        ArtifactCheck,
         Decision,
         HealthInput,
         PrepareInput,
@@ -75,6 +76,7 @@ with workflow.unsafe.imports_passed_through():
         ServiceView,
         SmokeInput,
         StateInput,
+        VerifyInput,
         ZoneStatus,
         ZoneView,
     )
@@ -94,6 +96,8 @@ PROVIDER_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=10),
 )
 FINISHED: frozenset[RegionPhase] = frozenset({"done", "failed"})
+VERIFY_PATCH = "verify-artifacts"
+"""Region deploys started before artifacts were verified replay without the check."""
 OPEN_PROMOTION = GatePlan(name="promotion", at="promotion", allow_self_approval=True)
 """A held promotion no policy covers: anyone may promote."""
 
@@ -267,6 +271,8 @@ class RegionDeployWorkflow:
             strategies.rollout(r.service.strategy, rec, target)
             for r, rec, target in zip(request.services, recorded, targets, strict=True)
         ]
+        if workflow.patched(VERIFY_PATCH):
+            await self._verify(targets, rollouts)
         self._ahead = [step for rollout in rollouts for step in rollout.switch]
         self._planned = True
         attempted: list[list[Step]] = []
@@ -333,6 +339,39 @@ class RegionDeployWorkflow:
             router_url=self._router_url,
             steps=self._custom.records,
         )
+
+    async def _verify(self, targets: Sequence[Target], rollouts: Sequence[Rollout]) -> None:
+        """Refuse the switch, before anything changes, unless every new artifact verifies.
+
+        Raises:
+            ApplicationError: ``ArtifactRejected`` with the one-line reason.
+        """
+        changing = [t for t, r in zip(targets, rollouts, strict=True) if not r.unchanged]
+        if not changing:
+            return
+        checks = tuple(
+            ArtifactCheck(service=t.service, version=t.version, digest=t.launch.artifact_digest)
+            for t in changing
+        )
+        for target in changing:
+            self._set(target.service, step="verify artifact and provenance")
+        names = ", ".join(f"{t.service} {t.version}" for t in changing)
+        try:
+            await self._call(
+                DeployActivities.verify_artifacts,
+                VerifyInput(**self._where(), region=self._region, artifacts=checks),
+                f"verify artifact and signed provenance of {names} in {self._region}",
+            )
+        except ActivityError as exc:
+            reason = failure_message(exc)
+            for target in changing:
+                self._set(target.service, phase="unchanged", step="", error=reason)
+            kind = exc.cause.type if isinstance(exc.cause, ApplicationError) else None
+            raise ApplicationError(
+                f"{self._region}: {reason}", type=kind, non_retryable=True
+            ) from exc
+        for target in changing:
+            self._set(target.service, step="")
 
     async def _follow_up(self, request: RegionDeployRequest) -> RegionResult:
         previous = request.previous
