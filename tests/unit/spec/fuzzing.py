@@ -25,6 +25,9 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
+from ferryman.identity.models import Directory
+from ferryman.identity.tokens import hash_token
+
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = (ROOT / "examples/hello/ferryman.yaml", ROOT / "examples/shop/ferryman.yaml")
 
@@ -37,6 +40,14 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 """Settings of every fuzz test."""
+
+DIRECTORY = Directory.model_validate(
+    {
+        "users": {name: {"token": hash_token("x")} for name in ("alice", "bob")},
+        "groups": {"release-managers": ["alice", "bob"]},
+    }
+)
+"""A ferryman config the examples' gates resolve against (its checks run when it is given)."""
 
 
 def dump(data: Any) -> str:

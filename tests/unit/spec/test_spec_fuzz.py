@@ -12,18 +12,23 @@ from pathlib import Path
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from ferryman.errors import SpecError
+from ferryman.identity.models import Directory
 from ferryman.spec.load import load_spec_text
 from ferryman.spec.models import Spec
 
-from .fuzzing import EXAMPLES, FUZZ, edited_examples, mutated_examples, yaml_texts
+from .fuzzing import DIRECTORY, EXAMPLES, FUZZ, edited_examples, mutated_examples, yaml_texts
 
 
-def load_or_located_error(text: str) -> Spec | SpecError:
-    """The spec ``text`` holds, or its ``SpecError`` once checked to be located and readable."""
+def load_or_located_error(text: str, directory: Directory | None = None) -> Spec | SpecError:
+    """The spec ``text`` holds, or its ``SpecError`` once checked to be located and readable.
+
+    With ``directory``, the gates' approvers are checked against it too.
+    """
     try:
-        return load_spec_text(text, "f.yaml")
+        return load_spec_text(text, "f.yaml", directory)
     except SpecError as error:
         assert error.issues, "a SpecError with no issue"
         lines = max(1, len(text.splitlines()) + 1)
@@ -35,22 +40,29 @@ def load_or_located_error(text: str) -> Spec | SpecError:
         return error
 
 
-@FUZZ
-@given(yaml_texts())
-def test_any_text_is_a_spec_or_a_located_spec_error(text: str) -> None:
-    load_or_located_error(text)
+DIRECTORIES = st.sampled_from([None, DIRECTORY])
 
 
 @FUZZ
-@given(edited_examples())
-def test_an_edited_example_is_a_spec_or_a_located_spec_error(text: str) -> None:
-    load_or_located_error(text)
+@given(yaml_texts(), DIRECTORIES)
+def test_any_text_is_a_spec_or_a_located_spec_error(text: str, directory: Directory) -> None:
+    load_or_located_error(text, directory)
 
 
 @FUZZ
-@given(mutated_examples())
-def test_a_mutated_example_is_a_spec_or_a_located_spec_error(text: str) -> None:
-    load_or_located_error(text)
+@given(edited_examples(), DIRECTORIES)
+def test_an_edited_example_is_a_spec_or_a_located_spec_error(
+    text: str, directory: Directory
+) -> None:
+    load_or_located_error(text, directory)
+
+
+@FUZZ
+@given(mutated_examples(), DIRECTORIES)
+def test_a_mutated_example_is_a_spec_or_a_located_spec_error(
+    text: str, directory: Directory
+) -> None:
+    load_or_located_error(text, directory)
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.parent.name)
@@ -102,3 +114,14 @@ def test_collections_nested_beyond_reason_are_refused_not_a_recursion_error(
     closing = "]" if opening == "[" else "}"
     text = f"system: {opening * depth}1{closing * depth}\n"
     assert issues(text) == ["f.yaml:1:1: invalid YAML: collections nested too deeply"]
+
+
+def test_approvers_that_are_not_a_list_are_located_when_a_config_checks_them() -> None:
+    # TypeError ('int' object is not iterable) escaped the approvers' check.
+    zones = "        zones: [a]\n"
+    text = GOOD.replace(zones, zones + "    gates: {g: {at: before-environment, approvers: -1}}\n")
+    error = load_or_located_error(text, DIRECTORY)
+    assert isinstance(error, SpecError)
+    assert [str(i) for i in error.issues] == [
+        "f.yaml:34:52: environments.dev.gates.g.approvers: expected a list, got -1"
+    ]
