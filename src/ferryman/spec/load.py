@@ -405,6 +405,7 @@ _EXPECTED = {
     "int_from_float": "a whole number",
     "float_type": "a number",
     "float_parsing": "a number",
+    "finite_number": "a finite number",
     "bool_type": "true or false",
     "bool_parsing": "true or false",
     "dict_type": "a mapping",
@@ -462,7 +463,9 @@ def _describe(value: object) -> str:
 
 
 def _number(value: object) -> str:
-    """Render a bound from pydantic: ``0.0`` as ``0``, ``0.5`` as ``0.5``."""
+    """Render a bound from pydantic: ``0.0`` as ``0``, ``0.5`` as ``0.5``, ``31536000.0`` whole."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 

@@ -162,8 +162,15 @@ def paths(data: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
             yield from paths(value, (*prefix, index))
 
 
-NUMBERS = (0, -1, 0.5, 10**9, 1e308, float("inf"), float("-inf"), float("nan"), "99999999999999h")
+NUMBERS = (0, -1, 0.5, 1, 65, 101, 10**9, 1e308, float("inf"), float("nan"), "99999999999999h")
 """Edge values for a number or a duration."""
+
+
+def at(data: Any, path: tuple[Any, ...]) -> Any:
+    """The value at ``path`` in ``data``."""
+    for part in path:
+        data = data[part]
+    return data
 
 
 def is_number(value: Any) -> bool:
@@ -179,15 +186,13 @@ def mutate(draw: st.DrawFn, data: Any, values: st.SearchStrategy[Any], times: in
     Half the changes put an edge number where a number (or a duration) was.
     """
     for _ in range(times):
-        numbers = [p for p in paths(data) if p and is_number(_at(data, p))]
+        numbers = [p for p in paths(data) if p and is_number(at(data, p))]
         if numbers and draw(st.booleans()):
             path = draw(st.sampled_from(numbers))
-            _at(data, path[:-1])[path[-1]] = draw(st.sampled_from(NUMBERS))
+            at(data, path[:-1])[path[-1]] = draw(st.sampled_from(NUMBERS))
             continue
         path = draw(st.sampled_from([p for p in paths(data) if p]))
-        parent = data
-        for part in path[:-1]:
-            parent = parent[part]
+        parent = at(data, path[:-1])
         key, edit = path[-1], draw(st.sampled_from(["set", "set", "delete", "repeat", "add"]))
         if edit == "set":
             parent[key] = copy.deepcopy(draw(values))
@@ -197,12 +202,6 @@ def mutate(draw: st.DrawFn, data: Any, values: st.SearchStrategy[Any], times: in
             parent.append(copy.deepcopy(parent[key]))
         elif edit == "add" and isinstance(parent[key], dict):
             parent[key][draw(st.one_of(st.sampled_from(NAMES), st.text(max_size=6)))] = draw(values)
-    return data
-
-
-def _at(data: Any, path: tuple[Any, ...]) -> Any:
-    for part in path:
-        data = data[part]
     return data
 
 

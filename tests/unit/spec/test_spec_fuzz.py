@@ -43,6 +43,7 @@ def load_or_located_error(text: str, directory: Directory | None = None) -> Spec
 DIRECTORIES = st.sampled_from([None, DIRECTORY])
 
 
+@pytest.mark.filterwarnings("ignore::ruamel.yaml.error.ReusedAnchorWarning")  # "&a … &a"
 @FUZZ
 @given(yaml_texts(), DIRECTORIES)
 def test_any_text_is_a_spec_or_a_located_spec_error(text: str, directory: Directory) -> None:
