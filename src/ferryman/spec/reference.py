@@ -36,7 +36,9 @@ A spec names one **system** and describes its **repos** (how to build them), its
 them). Unknown keys are errors. Names of the system, repos, services,
 environments, regions and zones are lower-case letters, digits and `-` (at most
 63). Keys are spelled as below (`timeout-minutes`); the Python spelling
-(`timeout_minutes`) is accepted too.
+(`timeout_minutes`) is accepted too. Numbers are finite (no `.inf` or `.nan`)
+and no time is longer than a year (`365d`, 31536000 seconds): each one becomes
+a Temporal timer or timeout.
 
 `ferryman validate FILE` checks a spec and reports every problem at once as
 `file:line:column: yaml.path: message`, exit code 2. Every command that takes a
