@@ -2,8 +2,9 @@
 
 A region of 3 zones × 2 replicas of the hello service runs on the real local
 platform (real agent, real router processes, real instance processes) under
-steady sticky traffic: a fixed population of user ids, each sending again and
-again. It is measured on two topologies (``--topology``):
+steady sticky traffic from a process of its own: 300 requests/s from a fixed
+population of 300 user ids, each sending again and again. It is measured on
+two topologies (``--topology``):
 
 - **zonal**: ``data-plane: zonal``, a router per zone behind a front that
   keeps each user in one zone; ferryman switches the zone routers together
@@ -229,6 +230,75 @@ class Region:
         return [e for e in await self.provider.request_log(self.name, start) if e.time <= end]
 
 
+# --- the load, in a process of its own ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Count:
+    """The load's counters at one moment."""
+
+    requests: int
+    errors: int
+    failures: int
+
+
+async def send_load(url: str) -> None:
+    """``--load URL``: steady sticky load until stdin closes; a line on stdin prints the counters.
+
+    The load runs apart from the benchmark's workers, so a workflow task never
+    holds up the requests (a stall of the sender would look like a gap).
+    """
+    stats, stop = LoadStats(), asyncio.Event()
+    config = LoadConfig(targets=(url,), rps=RPS, users=USERS, timeout=30.0)
+    sender = asyncio.create_task(run_load(config, stop=stop, into=stats))
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while await reader.readline():
+        print(json.dumps([stats.requests, stats.errors, stats.failures]), flush=True)
+    stop.set()
+    await sender
+    print(json.dumps([stats.requests, stats.errors, stats.failures]), flush=True)
+
+
+class Load:
+    """The load process on one region's router."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self._process = process
+
+    @classmethod
+    async def start(cls, url: str) -> Load:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--load", url,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        return cls(process)
+
+    async def _read(self) -> Count:
+        assert self._process.stdout is not None
+        line = await self._process.stdout.readline()
+        if not line:
+            raise RuntimeError("the load process ended early")
+        requests, errors, failures = json.loads(line)
+        return Count(int(requests), int(errors), int(failures))
+
+    async def count(self) -> Count:
+        """The counters now."""
+        assert self._process.stdin is not None
+        self._process.stdin.write(b"\n")
+        await self._process.stdin.drain()
+        return await self._read()
+
+    async def stop(self) -> Count:
+        """Stop sending; the final counters."""
+        assert self._process.stdin is not None
+        self._process.stdin.close()
+        final = await self._read()
+        await self._process.wait()
+        return final
+
+
 # --- rounds ------------------------------------------------------------------------------------
 
 
@@ -275,7 +345,7 @@ class Measured:
         return longest_silence(before, until - STEADY_S, until)
 
 
-async def measure(region: Region, load: LoadStats, since: float, count: Count) -> Measured:
+async def measure(region: Region, load: Load, since: float, count: Count) -> Measured:
     """Let a switch settle, then read the routers' logs from ``since``.
 
     ``count`` is the load's counters from before the switch: failed requests are
@@ -284,47 +354,34 @@ async def measure(region: Region, load: LoadStats, since: float, count: Count) -
     """
     await asyncio.sleep(SETTLE_S)
     entries = await region.log(since, time.time())
+    now = await load.count()
     problems = Counter(
         f"HTTP {e.status} {e.version} zone {e.zone}" for e in entries if e.status >= 500
     )
-    if load.failures > count.failures:
-        problems["no answer"] += load.failures - count.failures
-    return Measured(entries, load.errors - count.errors, problems)
+    if now.failures > count.failures:
+        problems["no answer"] += now.failures - count.failures
+    return Measured(entries, now.errors - count.errors, problems)
 
 
-@dataclass(frozen=True)
-class Count:
-    """The load's failure counters at one moment."""
-
-    errors: int
-    failures: int
-
-
-def snapshot(load: LoadStats) -> Count:
-    return Count(load.errors, load.failures)
-
-
-async def one_round(
-    region: Region, load: LoadStats, live: str, labels: Labels
-) -> tuple[str, Round]:
+async def one_round(region: Region, load: Load, live: str, labels: Labels) -> tuple[str, Round]:
     """ferryman's switch, the naive update, a rollback; returns the live version and figures."""
     new = labels.next()
     await region.healthy_everywhere(new)
-    start, count = time.time(), snapshot(load)
+    start, count = time.time(), await load.count()
     await region.synced(new, scale_down_delay_s=0)
     synced = await measure(region, load, start - STEADY_S, count)
     synced_window, steady = transition(synced.entries, live, new), synced.steady_gap_ms(start)
     live, new = new, labels.next()
 
     await region.healthy_everywhere(new)
-    start, count = time.time(), snapshot(load)
+    start, count = time.time(), await load.count()
     await region.naive(live, new)
     naive = await measure(region, load, start - STEADY_S, count)
     naive_window = transition(naive.entries, live, new)
     steady = max(steady, naive.steady_gap_ms(start))
     live, bad = new, labels.next()
 
-    start, count = time.time(), snapshot(load)
+    start, count = time.time(), await load.count()
     serving, decided = await region.rollback(bad)
     rolled = await measure(region, load, start, count)
     return live, Round(
@@ -347,10 +404,9 @@ async def run_topology(region: Region, rounds: int) -> tuple[list[Round], int]:
     await region.synced(live, scale_down_delay_s=0)
     url = (await region.provider.current_state(region.name, SERVICE)).router_url
     assert url, f"{region.name} has no router"
-    load, stop = LoadStats(), asyncio.Event()
-    config = LoadConfig(targets=(url,), rps=RPS, users=USERS, timeout=30.0)
-    loader = asyncio.create_task(run_load(config, stop=stop, into=load))
-    await asyncio.sleep(STEADY_S)
+    load = await Load.start(url)
+    while (await load.count()).requests < RPS * STEADY_S:  # flowing for a second
+        await asyncio.sleep(0.1)
     results: list[Round] = []
     try:
         for n in range(1, rounds + 1):
@@ -358,9 +414,8 @@ async def run_topology(region: Region, rounds: int) -> tuple[list[Round], int]:
             print(describe(region.topology, n, figures), file=sys.stderr, flush=True)
             results.append(figures)
     finally:
-        stop.set()
-        await loader
-    return results, load.requests
+        final = await load.stop()
+    return results, final.requests
 
 
 # --- figures -----------------------------------------------------------------------------------
@@ -478,7 +533,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one round instead of five")
     parser.add_argument("--rounds", type=int, default=None, help="rounds per topology")
     parser.add_argument("--topology", choices=(*TOPOLOGIES, "both"), default="both")
+    parser.add_argument("--load", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.load:
+        asyncio.run(send_load(args.load))
+        return
     rounds = args.rounds or (1 if args.quick else 5)
     topologies = TOPOLOGIES if args.topology == "both" else (args.topology,)
     with tempfile.TemporaryDirectory() as tmp:
