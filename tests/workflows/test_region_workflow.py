@@ -158,6 +158,21 @@ async def test_switch_keeps_the_old_version_warm_until_finalize(harness: Harness
     assert harness.versions() == {"v2"}
 
 
+async def test_a_finalize_shows_the_new_version_alone_live_in_every_zone(harness: Harness) -> None:
+    await harness.deploy("v1")
+    switched = await harness.deploy("v2", finalize_now=False, scale_down_delay_s=0)
+    request = harness.request("unused").model_copy(
+        update={"action": "finalize", "services": (), "previous": switched}
+    )
+    handle = await harness.run(request)
+    await handle.result()
+    view = (await handle.query(RegionDeployWorkflow.progress)).services[0]
+    assert (view.phase, view.weights) == ("finalized", {"v2": 100})
+    assert [(z.zone, z.status, z.versions) for z in view.zones] == [
+        (zone, "live", ("v2",)) for zone in ZONES
+    ]
+
+
 async def test_same_version_again_is_unchanged(harness: Harness) -> None:
     await harness.deploy("v1")
     calls = len(harness.provider.calls)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import TypeVar
 
@@ -343,6 +343,8 @@ class RegionDeployWorkflow:
         for outcome in previous.services:
             self._view(outcome.target, "pending")
         if request.action == "finalize":
+            for outcome in previous.services:
+                self._live(outcome.target, outcome.recorded.versions_by_zone)
             return await self._finalize(previous)
         restored = []
         await self._custom.undo(previous.steps, after_switch=True)
@@ -370,6 +372,7 @@ class RegionDeployWorkflow:
         for outcome in result.services:
             steps: list[Step] = []
             await self._run_steps(outcome.target, outcome.finalize, "finalize", steps)
+            self._live(outcome.target, {})
             self._set(outcome.service, phase="finalized", step="")
             outcomes.append(
                 outcome.model_copy(
@@ -611,6 +614,25 @@ class RegionDeployWorkflow:
             z.model_copy(update={"status": status}) if z.zone == zone else z for z in view.zones
         )
         self._views[service] = view.model_copy(update={"zones": zones})
+
+    def _live(self, target: Target, warm: Mapping[str, Sequence[str]]) -> None:
+        """The view of a switched service: the new version serves every zone, ``warm`` beside it.
+
+        A finalize starts from what the switch left (no activity needed: the
+        switch checked it) and ends with the new version alone.
+        """
+        view = self._views[target.service]
+        zones = tuple(
+            ZoneView(
+                zone=z.zone,
+                status="live",
+                versions=tuple(dict.fromkeys([*warm.get(z.zone, ()), target.version])),
+            )
+            for z in view.zones
+        )
+        self._views[target.service] = view.model_copy(
+            update={"zones": zones, "weights": {target.version: 100}}
+        )
 
     def _zones(self, service: str, status: ZoneStatus, state: ServiceState) -> None:
         view = self._views[service]
