@@ -83,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         enter_home(home)
         workspace = Workspace.create(examples / "shop", home / "shop")
-        workspace.write_spec(options.bake, options.canary_weight, options.analysis_interval_s)
+        workspace.write_spec(
+            options.bake, options.canary_weight, options.analysis_interval_s, options.margin
+        )
         console.print(
             "starting the dev stack: Temporal (with its Web UI), worker, agent, dashboard…"
         )

@@ -12,6 +12,7 @@ the integration test shortens bakes and analyses and asks for free ports.
 | ``DEMO_BAKE`` | ``5s`` | the bake after each production wave |
 | ``DEMO_ANALYSIS_INTERVAL`` | ``2`` | seconds between two looks of the canary analysis |
 | ``DEMO_CANARY_WEIGHT`` | ``25`` | percent of users on the canary while it is judged |
+| ``DEMO_MARGIN`` | ``0.1`` | the canary passes once its extra error rate is surely below this |
 | ``DEMO_RPS`` | ``45`` | requests per second to each service, spread over the regions |
 | ``DEMO_FREE_PORTS`` | ``0`` | ``1``: run the stack on free ports instead of the default ones |
 | ``DEMO_SUMMARY_JSON`` | unset | also write the measured summary to this file |
@@ -69,6 +70,8 @@ class DemoOptions:
         bake: The bake after each production wave, as the spec writes it (``5s``).
         analysis_interval_s: Seconds between two looks of the canary analysis.
         canary_weight: Percent of users on the canary while it is judged.
+        margin: The canary passes once its extra error rate is surely below this
+            (a larger margin needs fewer requests to pass).
         rps: Requests per second to each service, spread over the regions.
         stack: Ports of the dev stack the demo starts.
         summary_json: Where to write the measured summary as JSON, if anywhere.
@@ -80,6 +83,7 @@ class DemoOptions:
     bake: str = "5s"
     analysis_interval_s: float = 2.0
     canary_weight: int = 25
+    margin: float = 0.1
     rps: float = 45.0
     stack: StackConfig = field(default_factory=StackConfig)
     summary_json: Path | None = None
@@ -102,6 +106,7 @@ class DemoOptions:
             bake=bake,
             analysis_interval_s=_number(env, "DEMO_ANALYSIS_INTERVAL", 2.0, 0.2, 60),
             canary_weight=int(_number(env, "DEMO_CANARY_WEIGHT", 25, 1, 50)),
+            margin=_number(env, "DEMO_MARGIN", 0.1, 0.01, 0.5),
             rps=_number(env, "DEMO_RPS", 45.0, 1, 500),
             stack=free_ports() if _flag(env, "DEMO_FREE_PORTS") else StackConfig(),
             summary_json=Path(summary) if summary else None,

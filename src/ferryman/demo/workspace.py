@@ -22,6 +22,7 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from ferryman.spec.load import load_spec
+from ferryman.spec.progressive import parse_duration
 
 IDENTITY = ("-c", "user.name=ferryman demo", "-c", "user.email=demo@ferryman.invalid")
 
@@ -58,11 +59,11 @@ def prepare_example(example: Path, workdir: Path, message: str = "initial commit
     return spec_file
 
 
-def canary_strategy(weight: int, interval_s: float) -> dict[str, Any]:
+def canary_strategy(weight: int, interval_s: float, warm: str = "5s") -> dict[str, Any]:
     """Checkout's strategy in the demo: ``weight`` % of users, judged, then everyone."""
     return {
         "canary": {
-            "scale-down-delay": "5s",
+            "scale-down-delay": warm,
             "progress-deadline": "1m",
             "steps": [
                 {"set-weight": weight},
@@ -72,20 +73,26 @@ def canary_strategy(weight: int, interval_s: float) -> dict[str, Any]:
     }
 
 
-ERROR_RATE: dict[str, Any] = {
-    "metrics": [
-        {
-            "name": "errors",
-            "source": "local",
-            "query": {"kind": "error_rate"},
-            "judge": {"sequential": {"alpha": 0.01, "margin": 0.1}},
-        }
-    ],
-    "interval-seconds": 2,
-    "count": 90,
-    "no-data": "fail",
-}
-"""The canary's judge: a sequential test of canary against baseline errors, 10 pp margin."""
+def error_rate(margin: float) -> dict[str, Any]:
+    """The canary's judge: a sequential test of canary against baseline errors.
+
+    It fails the canary as soon as the evidence that it errs more reaches
+    1/alpha, and passes it once the upper bound of the difference falls below
+    ``margin`` (0.1: ten percentage points).
+    """
+    return {
+        "metrics": [
+            {
+                "name": "errors",
+                "source": "local",
+                "query": {"kind": "error_rate"},
+                "judge": {"sequential": {"alpha": 0.01, "margin": margin}},
+            }
+        ],
+        "interval-seconds": 2,
+        "count": 90,
+        "no-data": "fail",
+    }
 
 
 @dataclass(frozen=True)
@@ -118,12 +125,17 @@ class Workspace:
         """A repo's git repository."""
         return self.root / "repos" / name
 
-    def write_spec(self, bake: str, weight: int, interval_s: float) -> Path:
-        """Write ``demo.yaml``: checkout as a canary, production's bake ``bake``."""
+    def write_spec(self, bake: str, weight: int, interval_s: float, margin: float = 0.1) -> Path:
+        """Write ``demo.yaml``: checkout as a canary, production's bake ``bake``.
+
+        Old versions stay warm for as long as a bake once a release commits.
+        """
         yaml = YAML()
         data = yaml.load(self.original.read_text())
-        data["services"]["checkout"]["strategy"] = canary_strategy(weight, interval_s)
-        data["analysis"] = {"templates": {"error-rate": ERROR_RATE}}
+        data["services"]["checkout"]["strategy"] = canary_strategy(weight, interval_s, bake)
+        blue_green = data["services"]["catalog"]["strategy"]["blue-green"]
+        blue_green["scale-down-delay-seconds"] = parse_duration(bake)
+        data["analysis"] = {"templates": {"error-rate": error_rate(margin)}}
         data["environments"]["prod"]["rollout"]["bake"] = bake
         buffer = io.StringIO()
         yaml.dump(data, buffer)

@@ -27,16 +27,20 @@ def shop(tmp_path: Path) -> Workspace:
 
 
 def test_demo_yaml_is_the_shop_with_checkout_as_a_judged_canary(shop: Workspace) -> None:
-    spec = load_spec(shop.write_spec("3s", 20, 1.5))
+    spec = load_spec(shop.write_spec("3s", 20, 1.5, margin=0.2))
     original = load_spec(shop.original)
     assert spec.repos == original.repos and set(spec.environments) == set(original.environments)
     checkout = spec.services["checkout"].strategy
     assert checkout is not None and checkout.canary is not None
     weights = [s.set_weight for s in checkout.canary.steps if s.set_weight is not None]
     assert weights == [20]
-    assert spec.services["catalog"] == original.services["catalog"], "catalog stays blue-green"
+    catalog = spec.services["catalog"].strategy
+    assert catalog is not None and catalog.blue_green is not None, "catalog stays blue-green"
+    assert catalog.blue_green.scale_down_delay_seconds == 3.0, "warm as long as a bake"
+    assert checkout.canary.scale_down_delay == 3.0
     assert spec.environments["prod"].rollout.bake == 3.0
-    assert "error-rate" in spec.analysis.templates
+    judge = spec.analysis.templates["error-rate"].metrics[0].judge
+    assert judge.sequential is not None and judge.sequential.margin == 0.2
 
 
 def test_each_change_is_a_commit_in_its_own_repo(shop: Workspace) -> None:
