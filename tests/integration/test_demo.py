@@ -153,6 +153,7 @@ def check_against_ground_truth(found: dict[str, Any], agent_url: str) -> None:
     # Levels 6 and 7: caught in eu-west by the analysis, both touched regions put back.
     assert rollback["caught_in"] == "eu-west" and "error" in rollback["reason"]
     assert rollback["restored"] == ["eu-west", "us-east"]
+    assert list(rollback["region_back_ms"]) == ["eu-west", "us-east"]
     assert 0 <= rollback["routes_back_ms"] < 30_000
     # The bad version hurt few: its failures are a small share of every request sent,
     # and where it fails it met only about the canary's share of users before the verdict.

@@ -102,6 +102,7 @@ class RollbackFigures:
         restored: Regions put back, in order.
         decision_at: When the analysis failed (wall clock).
         routes_back_ms: Decision → the last region's routes put back (agent's event log).
+        region_back_ms: Region → decision to its routes put back.
         last_bad_ms: Decision → the last request the bad version answered.
         bad_answered: Checkout requests the bad version answered (the generator's count).
         bad_failed: Of those, the ones that failed.
@@ -116,6 +117,7 @@ class RollbackFigures:
     restored: list[str] = field(default_factory=list)
     decision_at: float = 0.0
     routes_back_ms: float = 0.0
+    region_back_ms: dict[str, float] = field(default_factory=dict)
     last_bad_ms: float = 0.0
     bad_answered: int = 0
     bad_failed: int = 0

@@ -72,6 +72,7 @@ async def bad_release(demo: Demo) -> None:
     figures.decision_at = failing.at
     back = await restored_regions(demo, released, failing.at)
     figures.restored = [region for region, _ in back]
+    figures.region_back_ms = {region: (at - failing.at) * 1000 for region, at in back}
     figures.routes_back_ms = (back[-1][1] - failing.at) * 1000 if back else -1.0
     seen = demo.traffic.since(released.started)
     last = last_answer(seen, "checkout", bad)
@@ -86,11 +87,11 @@ async def bad_release(demo: Demo) -> None:
     caught = share(judged, "checkout", bad)
     figures.caught_region_answered = caught.answered
     figures.caught_region_requests = caught.total
+    backs = ", ".join(f"{r} {ms:.0f} ms" for r, ms in figures.region_back_ms.items())
     demo.say(f"\n[red]caught[/]: {released.error}")
     show(demo, found)
     demo.say(
-        f"  routes put back in {', '.join(figures.restored) or 'no region'}"
-        f" {figures.routes_back_ms:.0f} ms after the verdict (agent's event log);"
+        f"  routes put back after the verdict (agent's event log): {backs or 'nowhere'};"
         f" the bad version's last answer {figures.last_bad_ms:.0f} ms after it\n"
         f"  the bad version {bad} answered {figures.bad_answered} of"
         f" {figures.checkout_requests} checkout requests ({figures.bad_failed} failed);"

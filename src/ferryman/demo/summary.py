@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from ferryman.demo.findings import Findings
 
@@ -40,6 +40,7 @@ def rows(f: Findings, places: Places) -> list[tuple[str, str, str, str]]:
         if rb.caught_region_requests
         else 0.0
     )
+    backs = ", ".join(f"{r} {_ms(ms)}" for r, ms in rb.region_back_ms.items()) or "n/a"
     caches = ", ".join(
         f"{fig.cached}/{fig.cached + fig.built}" for fig in (first, good, bad) if fig.release_id
     )
@@ -87,8 +88,8 @@ def rows(f: Findings, places: Places) -> list[tuple[str, str, str, str]]:
             "6 waves + saga",
             f"us-east → eu-west → ap-south with bakes; the bad release restored"
             f" {', '.join(rb.restored) or 'nothing'}",
-            f"good release {good.seconds:.0f}s; routes back {_ms(rb.routes_back_ms)} after"
-            f" the verdict, bad version's last answer {_ms(rb.last_bad_ms)} after it",
+            f"good release {good.seconds:.0f}s; after the verdict, routes back in {backs};"
+            f" bad version's last answer {_ms(rb.last_bad_ms)} after it",
             f"ferryman status {bad.release_id} · Temporal UI",
         ),
         (
@@ -103,9 +104,23 @@ def rows(f: Findings, places: Places) -> list[tuple[str, str, str, str]]:
     ]
 
 
+def _whose(f: Findings) -> str:
+    if not f.failed:
+        return ""
+    if f.failed == f.rollback.bad_failed:
+        return ", every one an answer of the bad version"
+    return f" ({f.rollback.bad_failed} answers of the bad version)"
+
+
 def render(console: Console, f: Findings, places: Places) -> None:
     """Print the table, then where to look and how long it all took."""
-    table = Table("level", "what happened", "measured", "where to look", title="ferryman demo")
+    table = Table(
+        Column("level", no_wrap=True),
+        Column("what happened", ratio=3),
+        Column("measured", ratio=3),
+        Column("where to look", ratio=3, overflow="fold"),
+        title="ferryman demo: what each level did, measured",
+    )
     for row in rows(f, places):
         table.add_row(*row)
     console.print(table)
@@ -115,8 +130,7 @@ def render(console: Console, f: Findings, places: Places) -> None:
         f"Temporal Web UI  {places.temporal_ui}\n"
         f"state home       export FERRYMAN_HOME={places.home}   # then: ferryman status,"
         f" ferryman audit {f.release('first').release_id}, ferryman builds\n"
-        f"users            {f.requests} requests, {f.failed} failed"
-        f" (all answers of the bad version: {f.failed == f.rollback.bad_failed})\n"
+        f"users            {f.requests} requests, {f.failed} failed{_whose(f)}\n"
         f"demo finished in {f.wall_s:.0f}s",
         highlight=False,
         soft_wrap=True,

@@ -38,6 +38,7 @@ def findings() -> Findings:
     rb.bad_answered, rb.checkout_requests, rb.bad_failed = 100, 1000, 12
     rb.caught_region_answered, rb.caught_region_requests = 40, 160
     rb.routes_back_ms, rb.last_bad_ms = 180.0, 150.0
+    rb.region_back_ms = {"eu-west": 40.0, "us-east": 180.0}
     return f
 
 
@@ -50,7 +51,10 @@ def test_one_row_per_level_with_its_numbers_and_where_to_look() -> None:
     assert "releases' builds from cache: 6/6, 4/6, 4/6" in text["2"]
     assert "skew window ≤ 2 ms; 0 of 900 requests failed" in text["3"]
     assert "demo-approver" in text["4"] and "ferryman audit release/shop/prod/1" in text["4"]
-    assert "restored eu-west, us-east" in text["6"] and "routes back 180 ms" in text["6"]
+    assert (
+        "restored eu-west, us-east" in text["6"]
+        and "routes back in eu-west 40 ms, us-east 180 ms" in text["6"]
+    )
     assert "answered 100 of 1000 checkout requests (10.0%), 12 failed" in text["7"]
     assert "in eu-west 40 of 160 while judged (25%)" in text["7"]
     assert "http://127.0.0.1:7490/releases/release/shop/prod/3" in text["7"]
@@ -67,6 +71,7 @@ def test_the_table_prints_with_the_urls_and_the_findings_save_as_json(tmp_path: 
     printed = out.getvalue()
     assert "Temporal Web UI  http://127.0.0.1:8233/namespaces/default/workflows" in printed
     assert "export FERRYMAN_HOME=/state/demo" in printed
+    assert "users            0 requests, 0 failed\n" in printed
     findings().write(tmp_path / "summary.json")
     saved = json.loads((tmp_path / "summary.json").read_text())
     assert saved == json.loads(json.dumps(asdict(findings())))
