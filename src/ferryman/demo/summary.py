@@ -119,7 +119,7 @@ def render(console: Console, f: Findings, places: Places) -> None:
         Column("what happened", ratio=3),
         Column("measured", ratio=3),
         Column("where to look", ratio=3, overflow="fold"),
-        title="ferryman demo: what each level did, measured",
+        title="the demo, level by level: what happened, measured",
     )
     for row in rows(f, places):
         table.add_row(*row)
