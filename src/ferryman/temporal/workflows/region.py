@@ -389,10 +389,17 @@ class RegionDeployWorkflow:
     async def _restore_all(
         self, done: Sequence[tuple[Target, Recorded, list[Step]]], reason: str
     ) -> None:
-        for target, recorded, attempted in reversed(done):
+        # Every service's users first (routes back, last service first), then the cleanups.
+        plans = [
+            (target, restore_steps(recorded, target, attempted))
+            for target, recorded, attempted in reversed(done)
+        ]
+        for target, steps in plans:
             self._set(target.service, phase="rolling-back", error=reason)
-            steps = restore_steps(recorded, target, attempted)
-            await self._run_steps(target, steps, "rollback", [])
+            await self._run_steps(target, steps[: routes_back_at(steps)], "rollback", [])
+        for target, steps in plans:
+            cut = routes_back_at(steps)
+            await self._run_steps(target, steps[cut:], "rollback", [], first=cut)
             self._set(target.service, phase="rolled-back", step="")
             self._zones(target.service, "rolled-back", await self._state(target.service))
 
