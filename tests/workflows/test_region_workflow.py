@@ -160,6 +160,21 @@ async def test_switch_keeps_the_old_version_warm_until_finalize(harness: Harness
     assert harness.versions() == {"v2"}
 
 
+async def test_a_finalize_shows_the_new_version_alone_live_in_every_zone(harness: Harness) -> None:
+    await harness.deploy("v1")
+    switched = await harness.deploy("v2", finalize_now=False, scale_down_delay_s=0)
+    request = harness.request("unused").model_copy(
+        update={"action": "finalize", "services": (), "previous": switched}
+    )
+    handle = await harness.run(request)
+    await handle.result()
+    view = (await handle.query(RegionDeployWorkflow.progress)).services[0]
+    assert (view.phase, view.weights) == ("finalized", {"v2": 100})
+    assert [(z.zone, z.status, z.versions) for z in view.zones] == [
+        (zone, "live", ("v2",)) for zone in ZONES
+    ]
+
+
 async def test_same_version_again_is_unchanged(harness: Harness) -> None:
     await harness.deploy("v1")
     calls = len(harness.provider.calls)
@@ -261,6 +276,44 @@ async def test_an_unsigned_artifact_is_refused_before_any_instance_starts(
     )
     assert harness.provider.calls[calls:] == [], "nothing started, routed or retired"
     assert harness.weights() == {"v1": 100} and harness.versions() == {"v1"}
+
+
+async def test_a_failed_switch_puts_every_service_back_before_any_cleanup(
+    harness: Harness,
+) -> None:
+    strategy = BlueGreenOptions(scale_down_delay_s=0, progress_deadline_s=30)
+    first = harness.request("v1")
+    services = tuple(
+        ServiceRollout(
+            service=web(name).model_copy(update={"strategy": strategy}),
+            version="v1",
+            artifact_digest=harness.digest,
+        )
+        for name in ("api", "ui")
+    )
+    await (await harness.run(first.model_copy(update={"services": services}))).result()
+    original = harness.provider.health
+
+    async def health(region: str, zone: str, service: str, version: str) -> Any:
+        report = await original(region, zone, service, version)
+        sick = service == "ui" and version == "v2"
+        return report.model_copy(update={"healthy": 0}) if sick else report
+
+    harness.provider.health = health  # type: ignore[method-assign]
+    v2 = tuple(s.model_copy(update={"version": "v2"}) for s in services)
+    second = harness.request("v2").model_copy(update={"services": v2})
+    with pytest.raises(WorkflowFailureError):
+        await (await harness.run(second)).result()
+    assert harness.weights("api") == {"v1": 100} and harness.weights("ui") == {"v1": 100}
+    assert harness.versions("api") == {"v1"} and harness.versions("ui") == {"v1"}
+    # Keys read <release>/eu-1/<service>/rollback/<step>[/<zone>].
+    undo = [
+        (call, key.removeprefix(f"{second.release_id}/eu-1/").split("/")[0])
+        for call, key in harness.provider.calls
+        if key.startswith(second.release_id) and "/rollback/" in key
+    ]
+    assert undo[0] == ("set_traffic", "api"), f"users first, then the cleanups: {undo}"
+    assert undo[1:] == [("retire", "ui")] * 3 + [("retire", "api")] * 3, undo
 
 
 async def test_cancel_during_keep_warm_puts_everything_back(harness: Harness) -> None:

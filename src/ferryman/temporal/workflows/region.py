@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import TypeVar
 
@@ -382,6 +382,8 @@ class RegionDeployWorkflow:
         for outcome in previous.services:
             self._view(outcome.target, "pending")
         if request.action == "finalize":
+            for outcome in previous.services:
+                self._live(outcome.target, outcome.recorded.versions_by_zone)
             return await self._finalize(previous)
         restored = []
         await self._custom.undo(previous.steps, after_switch=True)
@@ -409,6 +411,7 @@ class RegionDeployWorkflow:
         for outcome in result.services:
             steps: list[Step] = []
             await self._run_steps(outcome.target, outcome.finalize, "finalize", steps)
+            self._live(outcome.target, {})
             self._set(outcome.service, phase="finalized", step="")
             outcomes.append(
                 outcome.model_copy(
@@ -425,10 +428,17 @@ class RegionDeployWorkflow:
     async def _restore_all(
         self, done: Sequence[tuple[Target, Recorded, list[Step]]], reason: str
     ) -> None:
-        for target, recorded, attempted in reversed(done):
+        # Every service's users first (routes back, last service first), then the cleanups.
+        plans = [
+            (target, restore_steps(recorded, target, attempted))
+            for target, recorded, attempted in reversed(done)
+        ]
+        for target, steps in plans:
             self._set(target.service, phase="rolling-back", error=reason)
-            steps = restore_steps(recorded, target, attempted)
-            await self._run_steps(target, steps, "rollback", [])
+            await self._run_steps(target, steps[: routes_back_at(steps)], "rollback", [])
+        for target, steps in plans:
+            cut = routes_back_at(steps)
+            await self._run_steps(target, steps[cut:], "rollback", [], first=cut)
             self._set(target.service, phase="rolled-back", step="")
             self._zones(target.service, "rolled-back", await self._state(target.service))
 
@@ -650,6 +660,25 @@ class RegionDeployWorkflow:
             z.model_copy(update={"status": status}) if z.zone == zone else z for z in view.zones
         )
         self._views[service] = view.model_copy(update={"zones": zones})
+
+    def _live(self, target: Target, warm: Mapping[str, Sequence[str]]) -> None:
+        """The view of a switched service: the new version serves every zone, ``warm`` beside it.
+
+        A finalize starts from what the switch left (no activity needed: the
+        switch checked it) and ends with the new version alone.
+        """
+        view = self._views[target.service]
+        zones = tuple(
+            ZoneView(
+                zone=z.zone,
+                status="live",
+                versions=tuple(dict.fromkeys([*warm.get(z.zone, ()), target.version])),
+            )
+            for z in view.zones
+        )
+        self._views[target.service] = view.model_copy(
+            update={"zones": zones, "weights": {target.version: 100}}
+        )
 
     def _zones(self, service: str, status: ZoneStatus, state: ServiceState) -> None:
         view = self._views[service]
