@@ -14,10 +14,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ferryman.devstack import serve_regions_on_dev_stack
 from ferryman.cli.live import follow
 from ferryman.demo.context import ENV, Demo
 from ferryman.demo.gate import audit, pass_gate
+from ferryman.devstack import serve_regions_on_dev_stack
 from ferryman.identity.config import cli_user, config_path, load_directory
 from ferryman.plan.compile import compile_plan
 from ferryman.plan.models import ReleasePlan
