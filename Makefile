@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint types unit bench clean
+.PHONY: venv demo test lint types unit chaos bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ unit: $(STAMP)
 
 test: lint types
 	$(VENV)/bin/pytest -q
+
+# The long chaos suite: $(FERRYMAN_CHAOS_RUNS) seeded fault runs (`make test` runs one);
+# FERRYMAN_CHAOS_SEED=N[,M…] replays those seeds instead (docs/chaos.md).
+FERRYMAN_CHAOS_RUNS ?= 30
+chaos: $(STAMP)
+	FERRYMAN_CHAOS_RUNS=$(FERRYMAN_CHAOS_RUNS) $(VENV)/bin/pytest -q -s tests/chaos
 
 bench: $(STAMP)
 	@set -e; for b in $(wildcard bench/*.py); do echo "== $$b"; $(PY) $$b --quick; done

@@ -25,20 +25,13 @@ from train import TRAIN_QUEUE, Go, ReleaseTrain, TrainRequest, TrainResult
 import ferryman
 
 
-def _serve_regions(plans: list[ferryman.ReleasePlan]) -> None:
-    """On a local dev stack, ask its worker to serve the plans' regions (as `ferryman release`)."""
-    from ferryman.cli.context import serve_regions_on_dev_stack
-
-    for plan in plans:
-        serve_regions_on_dev_stack(plan)
-
-
 async def start(client: Client, args: argparse.Namespace) -> int:
     plans = [
         ferryman.plan_release(spec, args.env, version=args.version, requested_by=args.by)
         for spec in args.systems
     ]
-    _serve_regions(plans)
+    for plan in plans:  # on a local dev stack, its worker serves the plans' regions
+        ferryman.serve_regions_on_dev_stack(plan)
     train_id = args.id or f"train/{args.env}/{int(time.time())}"
     handle = await client.start_workflow(
         ReleaseTrain.run,

@@ -101,6 +101,8 @@ class ReleaseTrain:
                 id=release_id,
                 task_queue=queue,
                 static_summary=f"release {plan.system} to {plan.environment}",
+                # Closing the train cancels the car, which rolls back (terminating it would not).
+                parent_close_policy=workflow.ParentClosePolicy.REQUEST_CANCEL,
             )
         except ChildWorkflowError as exc:
             reason = getattr(exc.cause, "message", "") or str(exc.cause or exc)

@@ -11,7 +11,7 @@ Plan a release::
     plan = compile_plan(load_spec("ferryman.yaml"), "ferryman.yaml", "dev")
 
 Start one, follow it and decide its gates (see ``ferryman.temporal.client.library``
-and docs/plugging-in-your-step.md)::
+and docs/library.md)::
 
     import ferryman
 
@@ -63,6 +63,7 @@ _EXPORTS = {
     "decide_gate": "ferryman.temporal.client.library",
     "release_progress": "ferryman.temporal.client.releases",
     "pending_gates": "ferryman.temporal.client.gates",
+    "serve_regions_on_dev_stack": "ferryman.devstack.stack",
     "GateRefused": "ferryman.temporal.client.gates",
     "GateDecision": "ferryman.approvals.policy",
     "Decision": "ferryman.temporal.models.region",
@@ -110,12 +111,14 @@ __all__ = [
     "pending_gates",
     "plan_release",
     "release_progress",
+    "serve_regions_on_dev_stack",
     "start_release",
 ]
 
 if TYPE_CHECKING:
     from ferryman.approvals.policy import GateDecision
     from ferryman.build.artifacts import ArtifactStore
+    from ferryman.devstack.stack import serve_regions_on_dev_stack
     from ferryman.errors import (
         BuildError,
         FerrymanError,

@@ -10,12 +10,11 @@ from pathlib import Path
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
-from ferryman import paths
-from ferryman.build.artifacts import ArtifactStore
 from ferryman.plan.models import HealthPlan, ServicePlan
 from ferryman.temporal.models.region import RegionDeployRequest, RegionResult
 from ferryman.temporal.names import region_deploy_id
 from ferryman.temporal.workflows.region import RegionDeployWorkflow
+from ferryman.testing.artifacts import store_signed
 from ferryman.testing.load import steady_load
 from ferryman.testing.regions import one_service_deploy
 from ferryman.testing.waiting import eventually
@@ -29,8 +28,7 @@ BROKEN_IN_ZONE_B = 'if [ "$FERRYMAN_ZONE" = b ]; then exec sleep 600; fi; exec p
 
 def store_example_app() -> str:
     """The hello app's files as a bundle in the artifact store; returns its digest."""
-    store = ArtifactStore(paths.artifacts_dir())
-    return store.collect(EXAMPLE_APP, ["server.py", "greeting.txt"]).digest
+    return store_signed(EXAMPLE_APP, ["server.py", "greeting.txt"], node_id="hello")
 
 
 @dataclass

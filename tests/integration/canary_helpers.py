@@ -15,15 +15,14 @@ from pathlib import Path
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
-from ferryman import paths
 from ferryman.analysis.sequential import SequentialConfig
 from ferryman.analysis.templates import AnalysisQuery, MetricPlan, SourceKind, TemplatePlan
-from ferryman.build.artifacts import ArtifactStore
 from ferryman.deploy.strategies import CanaryOptions, StrategyOptions
 from ferryman.plan.models import HealthPlan, ServicePlan
 from ferryman.temporal.models.region import RegionDeployRequest, RegionResult, ServiceRollout
 from ferryman.temporal.names import region_deploy_id
 from ferryman.temporal.workflows.region import RegionDeployWorkflow
+from ferryman.testing.artifacts import store_signed
 from ferryman.traffic import LoadConfig, LoadStats, run_load
 
 SHOP = Path(__file__).resolve().parents[2] / "examples" / "shop" / "repos"
@@ -38,8 +37,7 @@ def store_checkout_app(workdir: Path) -> str:
     shutil.copy(SHOP / "checkout" / "app.py", app / "app.py")
     shutil.copy(SHOP / "lib" / "shoplib.py", app / "shoplib.py")
     (app / "config" / "behaviour.json").write_text(json.dumps({"error_rate": 0.0}))
-    store = ArtifactStore(paths.artifacts_dir())
-    return store.collect(app, ["app.py", "shoplib.py", "config/behaviour.json"]).digest
+    return store_signed(app, ["app.py", "shoplib.py", "config/behaviour.json"], node_id="checkout")
 
 
 def error_template(

@@ -2,7 +2,8 @@
 
 Real dev server, real agent and routers, real instances built from the shop's
 repos. Staging is one region of three zones, released twice with traffic on
-both services; prod is three regions × three zones.
+both services; prod is three regions × three zones, each zone with a router of
+its own (``data-plane: zonal``).
 """
 
 from __future__ import annotations
@@ -83,6 +84,12 @@ async def test_prod_three_regions_by_three_zones(
     for region, router in result.router_urls.items():
         for service in ("catalog", "checkout"):
             assert await answers(router, service) == {f"{service}@{z}" for z in ZONES}, region
+        zonal = await provider.zonal_state(region)
+        assert zonal.front_url == router, "clients reach the region's front"
+        assert [r.zone for r in zonal.zones] == ZONES
+        served = {r.generation for r in zonal.zones}
+        assert len(served) == 1 and zonal.switch is not None, f"{region}: {zonal.zones}"
+        assert zonal.switch.phase == "committed" and served == {zonal.switch.generation}
 
 
 async def test_staging_and_prod_share_a_region_name_but_nothing_else(

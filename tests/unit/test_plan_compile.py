@@ -76,3 +76,16 @@ def test_render_tree_and_json(tmp_path: Path) -> None:
     ) in text
     assert "finalize eu-1: retire the old versions" in text
     assert '"version": "v7"' in plan_json(plan)
+
+
+def test_a_zonal_region_says_so_in_the_tree(tmp_path: Path) -> None:
+    spec = Spec.model_validate(SPEC)
+    plan = compile_plan(spec, tmp_path / "f.yaml", "dev", version="v7")
+    regions = tuple(r.model_copy(update={"data_plane": "zonal"}) for r in plan.deploy.regions)
+    plan = plan.model_copy(update={"deploy": plan.deploy.model_copy(update={"regions": regions})})
+    from rich.console import Console
+
+    console = Console(record=True, width=200)
+    console.print(plan_tree(plan))
+    text = console.export_text()
+    assert "region eu-1: zones a, b at once, a router per zone, switched together" in text

@@ -134,12 +134,33 @@ def test_undo_order_without_steps_is_the_region_compensation() -> None:
         ({"passed": True, "message": "ok", "p99": 120}, (True, "ok")),
         ({"passed": False, "message": "budget burnt"}, (False, "budget burnt")),
         ({"passed": False}, (False, "")),
+        ({"passed": True, "message": None}, (True, "")),
+        ({"schema_version": 2, "rows": 3}, (True, "")),
     ],
 )
 def test_a_result_passes_unless_it_says_passed_false(
     result: Any, verdict: tuple[bool, str]
 ) -> None:
     assert judge(result) == verdict
+
+
+@pytest.mark.parametrize(
+    ("result", "reason"),
+    [
+        ({"passed": None}, '"passed": null, not true or false'),
+        ({"passed": "no"}, '"passed": "no", not true or false'),
+        ({"passed": "true"}, '"passed": "true", not true or false'),
+        ({"passed": 1}, '"passed": 1, not true or false'),
+        ({"passed": True, "schema_version": 2}, "schema_version 2; ferryman reads"),
+        ({"passed": True, "schema_version": "1"}, 'schema_version "1"; ferryman reads'),
+    ],
+)
+def test_a_verdict_that_is_not_a_custom_step_result_fails_the_step_and_says_why(
+    result: Any, reason: str
+) -> None:
+    passed, message = judge(result)
+    assert not passed
+    assert reason in message and "ferryman.CustomStepResult.v1" in message
 
 
 def test_the_book_logs_changes_and_says_what_the_steps_wait_for() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -10,7 +11,7 @@ from aiohttp import web
 
 from ferryman.testing import free_port
 from ferryman.testing.waiting import eventually
-from ferryman.traffic import LoadConfig, LoadStats, Pacer, percentile, run_load
+from ferryman.traffic import Answer, LoadConfig, LoadStats, Pacer, percentile, run_load
 
 
 class Clock:
@@ -132,3 +133,13 @@ async def test_load_sent_until_stopped_counts_into_a_live_view(site: str) -> Non
     stop.set()
     final = await asyncio.wait_for(task, timeout=60)
     assert final is live and final.requests >= 10 and final.errors == 0
+
+
+async def test_every_answer_reaches_the_timeline_with_when_where_and_who(site: str) -> None:
+    seen: list[Answer] = []
+    before = time.time()
+    config = LoadConfig(targets=(site,), rps=None, requests=10, path="/broken")
+    stats = await run_load(config, on_answer=seen.append)
+    assert len(seen) == stats.requests == 10
+    assert all(a.target == site and a.status == 503 and a.version == "v1" for a in seen)
+    assert all(before <= a.sent_at <= time.time() and a.seconds >= 0 for a in seen)

@@ -6,6 +6,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -81,7 +82,13 @@ async def wait_phase(handle: ReleaseHandle, phase: str, wave_region: str | None 
     """Poll the release's progress until it is in ``phase`` (with ``wave_region`` switched)."""
 
     async def reached() -> bool:
-        progress = await handle.query(ReleaseWorkflow.progress)
+        try:
+            progress = await handle.query(
+                ReleaseWorkflow.progress, rpc_timeout=timedelta(seconds=10)
+            )
+        except RPCError:
+            # A query that lands while the release continues as new can time out; ask again.
+            return False
         region_ok = wave_region is None or progress.regions.get(wave_region) == "switched"
         return progress.phase == phase and region_ok
 

@@ -20,12 +20,10 @@ from temporalio import activity
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from ferryman import paths
 from ferryman.analysis.models import Judgement, SampleSummary
 from ferryman.analysis.runs import ExperimentPlan, ExperimentState
 from ferryman.analysis.templates import AnalysisQuery, MetricPlan, TemplatePlan
 from ferryman.analysis.threshold import ThresholdConfig
-from ferryman.build.artifacts import ArtifactStore
 from ferryman.deploy.strategies import CanaryOptions, ExperimentOptions, StrategyOptions
 from ferryman.deploy.strategies.canary import AnalysisStep, PauseStep, SetWeight
 from ferryman.plan.models import HealthPlan, ServicePlan
@@ -38,6 +36,7 @@ from ferryman.temporal.models.region import (
     ServiceRollout,
 )
 from ferryman.temporal.workflows.region import RegionDeployWorkflow
+from ferryman.testing.artifacts import store_signed
 from ferryman.testing.fake_provider import FakeProvider
 from ferryman.testing.workers import serving
 
@@ -172,7 +171,7 @@ async def harness(
 ) -> AsyncIterator[Harness]:
     (tmp_path / "app").mkdir()
     (tmp_path / "app" / "serve").write_text("#!/bin/sh\n")
-    digest = ArtifactStore(paths.artifacts_dir()).collect(tmp_path / "app", ["serve"]).digest
+    digest = store_signed(tmp_path / "app", ["serve"])
     provider = RecordingProvider()
     analysis = ScriptedAnalysis()
     client = time_skipping.client

@@ -9,14 +9,18 @@ same steps from a separate plain-temporalio process against the real agent.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from temporalio import activity
 from temporalio.client import WorkflowFailureError
+from temporalio.worker import Worker
 
 from ferryman.temporal.models.region import Decision
 from ferryman.temporal.workflows.release import ReleaseWorkflow
 
 from .conftest import REGIONS, Saga
-from .step_helpers import Team, progress_until, step, team_worker
+from .step_helpers import Team, call, progress_until, step, team_worker
 
 
 async def test_steps_run_around_waves_regions_and_the_promotion(saga: Saga) -> None:
@@ -145,6 +149,42 @@ async def test_a_bake_check_that_says_failed_rolls_the_wave_back(saga: Saga) -> 
     (view,) = progress.steps
     assert view.at == "during-bake 1" and view.status == "failed"
     assert view.result == {"label": "run judge", "passed": False, "message": "error budget burnt"}
+
+
+@pytest.mark.timeout(60)
+async def test_a_verdict_ferryman_cannot_read_fails_the_step_instead_of_stalling(
+    saga: Saga,
+) -> None:
+    # A Go worker's nil *bool: "passed": null. Not a boolean, so not a pass.
+    team = Team(saga.provider)
+    team.results["run judge"] = {"passed": None, "message": None}
+    checks = (step(team, "judge", "during-bake", 1, undo=False),)
+    async with team_worker(saga.env.client, team):
+        handle = await saga.start(saga.plan("v2", bakes=(60, 0, 0), steps=checks))
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+    assert 'step judge failed: the result says "passed": null' in str(failure.value.cause)
+    assert saga.serving("eu-1") == {"v1": 100}
+
+
+@pytest.mark.timeout(60)
+async def test_a_step_that_returns_no_json_fails_instead_of_stalling(saga: Saga) -> None:
+    # A Go worker returning []byte: a binary/plain payload, which is no JSON value.
+    team = Team(saga.provider)
+
+    @activity.defn(name="raw-bytes")
+    async def raw(payload: dict[str, Any]) -> bytes:
+        return b"\x00done"
+
+    blob = step(team, "blob", "before-environment", undo=False, via=call(team, "raw-bytes"))
+    async with Worker(saga.env.client, task_queue=team.queue, activities=[raw]):
+        handle = await saga.start(saga.plan("v2", steps=(blob,)))
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+    assert f"step blob failed: raw-bytes on {team.queue} returned bytes, not JSON" in str(
+        failure.value.cause
+    )
+    assert saga.serving("eu-1") == {"v1": 100}
 
 
 async def test_checks_run_during_every_bake_and_the_bake_waits_for_them(saga: Saga) -> None:

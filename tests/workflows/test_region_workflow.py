@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
@@ -32,6 +33,7 @@ from ferryman.temporal.models.region import (
     ServiceRollout,
 )
 from ferryman.temporal.workflows.region import RegionDeployWorkflow
+from ferryman.testing.artifacts import store_signed
 from ferryman.testing.fake_provider import FakeProvider
 from ferryman.testing.regions import one_service_deploy
 from ferryman.testing.waiting import eventually
@@ -117,7 +119,7 @@ async def harness(
 ) -> AsyncIterator[Harness]:
     (tmp_path / "app").mkdir()
     (tmp_path / "app" / "serve").write_text("#!/bin/sh\n")
-    digest = ArtifactStore(paths.artifacts_dir()).collect(tmp_path / "app", ["serve"]).digest
+    digest = store_signed(tmp_path / "app", ["serve"])
     provider = RecordingProvider()
     client = time_skipping.client
     async with serving(client, lambda platform, environment: provider, ["eu-1"]) as queue:
@@ -156,6 +158,21 @@ async def test_switch_keeps_the_old_version_warm_until_finalize(harness: Harness
     finalized = await harness.follow_up("finalize", switched)
     assert finalized.status == "finalized" and finalized.services[0].finalize == ()
     assert harness.versions() == {"v2"}
+
+
+async def test_a_finalize_shows_the_new_version_alone_live_in_every_zone(harness: Harness) -> None:
+    await harness.deploy("v1")
+    switched = await harness.deploy("v2", finalize_now=False, scale_down_delay_s=0)
+    request = harness.request("unused").model_copy(
+        update={"action": "finalize", "services": (), "previous": switched}
+    )
+    handle = await harness.run(request)
+    await handle.result()
+    view = (await handle.query(RegionDeployWorkflow.progress)).services[0]
+    assert (view.phase, view.weights) == ("finalized", {"v2": 100})
+    assert [(z.zone, z.status, z.versions) for z in view.zones] == [
+        (zone, "live", ("v2",)) for zone in ZONES
+    ]
 
 
 async def test_same_version_again_is_unchanged(harness: Harness) -> None:
@@ -233,6 +250,70 @@ async def test_a_failing_second_service_puts_the_first_back(harness: Harness) ->
     assert harness.weights("api") == {"v1": 100}, "api was switched, then put back"
     assert harness.weights("ui") == {"v1": 100}
     assert harness.versions("api") == {"v1"} and harness.versions("ui") == {"v1"}
+
+
+async def test_an_unsigned_artifact_is_refused_before_any_instance_starts(
+    harness: Harness, tmp_path: Path
+) -> None:
+    await harness.deploy("v1")
+    (tmp_path / "unsigned").mkdir()
+    (tmp_path / "unsigned" / "serve").write_text("#!/bin/sh\nexit 1\n")
+    unsigned = ArtifactStore(paths.artifacts_dir()).collect(tmp_path / "unsigned", ["serve"])
+    first = harness.request("v2")
+    services = (
+        first.services[0],
+        first.services[0].model_copy(
+            update={"service": web("api"), "artifact_digest": unsigned.digest}
+        ),
+    )
+    calls = len(harness.provider.calls)
+    with pytest.raises(WorkflowFailureError) as failure:
+        await (await harness.run(first.model_copy(update={"services": services}))).result()
+    cause = failure.value.cause
+    assert isinstance(cause, ApplicationError) and cause.type == "ArtifactRejected"
+    assert cause.message == (
+        f"eu-1: api v2 refused: artifact {unsigned.digest[:19]}… is unsigned: it has no provenance"
+    )
+    assert harness.provider.calls[calls:] == [], "nothing started, routed or retired"
+    assert harness.weights() == {"v1": 100} and harness.versions() == {"v1"}
+
+
+async def test_a_failed_switch_puts_every_service_back_before_any_cleanup(
+    harness: Harness,
+) -> None:
+    strategy = BlueGreenOptions(scale_down_delay_s=0, progress_deadline_s=30)
+    first = harness.request("v1")
+    services = tuple(
+        ServiceRollout(
+            service=web(name).model_copy(update={"strategy": strategy}),
+            version="v1",
+            artifact_digest=harness.digest,
+        )
+        for name in ("api", "ui")
+    )
+    await (await harness.run(first.model_copy(update={"services": services}))).result()
+    original = harness.provider.health
+
+    async def health(region: str, zone: str, service: str, version: str) -> Any:
+        report = await original(region, zone, service, version)
+        sick = service == "ui" and version == "v2"
+        return report.model_copy(update={"healthy": 0}) if sick else report
+
+    harness.provider.health = health  # type: ignore[method-assign]
+    v2 = tuple(s.model_copy(update={"version": "v2"}) for s in services)
+    second = harness.request("v2").model_copy(update={"services": v2})
+    with pytest.raises(WorkflowFailureError):
+        await (await harness.run(second)).result()
+    assert harness.weights("api") == {"v1": 100} and harness.weights("ui") == {"v1": 100}
+    assert harness.versions("api") == {"v1"} and harness.versions("ui") == {"v1"}
+    # Keys read <release>/eu-1/<service>/rollback/<step>[/<zone>].
+    undo = [
+        (call, key.removeprefix(f"{second.release_id}/eu-1/").split("/")[0])
+        for call, key in harness.provider.calls
+        if key.startswith(second.release_id) and "/rollback/" in key
+    ]
+    assert undo[0] == ("set_traffic", "api"), f"users first, then the cleanups: {undo}"
+    assert undo[1:] == [("retire", "ui")] * 3 + [("retire", "api")] * 3, undo
 
 
 async def test_cancel_during_keep_warm_puts_everything_back(harness: Harness) -> None:

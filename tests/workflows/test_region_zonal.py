@@ -17,14 +17,13 @@ import pytest
 from temporalio.client import WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
-from ferryman import paths
-from ferryman.build.artifacts import ArtifactStore
 from ferryman.errors import AgentUnavailable, ProviderError
 from ferryman.platform.models import RouteTable
 from ferryman.platform.twophase import Switch, TwoPhaseError
 from ferryman.providers.base import ZonalTraffic
 from ferryman.temporal.models.region import RegionDeployRequest, RegionResult
 from ferryman.temporal.workflows.region import RegionDeployWorkflow
+from ferryman.testing.artifacts import store_signed
 from ferryman.testing.fake_provider import FakeProvider
 from ferryman.testing.workers import serving
 
@@ -129,7 +128,7 @@ async def zonal(
 ) -> AsyncIterator[Zonal]:
     (tmp_path / "app").mkdir()
     (tmp_path / "app" / "serve").write_text("#!/bin/sh\n")
-    digest = ArtifactStore(paths.artifacts_dir()).collect(tmp_path / "app", ["serve"]).digest
+    digest = store_signed(tmp_path / "app", ["serve"])
     provider = ZonalFake()
     assert isinstance(provider, ZonalTraffic)
     client = time_skipping.client

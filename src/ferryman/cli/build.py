@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
+from rich.console import Console
 from rich.table import Column, Table
+from temporalio.client import Client
 
 from ferryman import paths
 from ferryman.build.affected import changed_repos
@@ -27,7 +29,7 @@ from ferryman.plan.compile import compile_build
 from ferryman.plan.models import BuildPlan
 from ferryman.plan.select import affected_plan
 from ferryman.spec.load import load_spec, spec_file
-from ferryman.temporal.models.build import BuildRequest
+from ferryman.temporal.models.build import BuildRequest, BuildResult
 from ferryman.temporal.names import TASK_QUEUE
 from ferryman.temporal.workflows.build import BuildWorkflow
 
@@ -63,6 +65,45 @@ def build_plan_for(
     if max_parallel is not None:
         update["max_parallel"] = max_parallel
     return spec.system, plan.model_copy(update=update)
+
+
+async def build_and_record(
+    client: Client, system: str, plan: BuildPlan, spec_path: str, out: Console = console
+) -> tuple[str, BuildResult]:
+    """Build ``plan`` as ``build/<system>/<stamp>``, following it live; record it in the history.
+
+    Args:
+        client: A Temporal client.
+        system: The spec's system.
+        plan: What to build.
+        spec_path: The spec file, absolute (recorded with the build).
+        out: Where the live view goes.
+
+    Returns:
+        The build's workflow id and its result.
+    """
+    started = _now()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    build_id = f"build/{system}/{stamp}-{secrets.token_hex(2)}"
+    handle = await client.start_workflow(
+        BuildWorkflow.run,
+        BuildRequest(run_id=build_id, plan=plan),
+        id=build_id,
+        task_queue=TASK_QUEUE,
+        static_summary=f"build {system}: {len(plan.nodes)} node(s)",
+    )
+    out.print(f"started [bold]{handle.id}[/]")
+    result = await follow_build(handle, out)
+    record = BuildRecord(
+        build_id=build_id,
+        system=system,
+        spec_path=spec_path,
+        started=started,
+        finished=_now(),
+        result=result.model_dump(mode="json"),
+    )
+    save_record(builds_dir(), record)
+    return build_id, result
 
 
 @app.command()
@@ -102,27 +143,7 @@ def build(
 
     async def go() -> int:
         client = await client_for(temporal_address, namespace)
-        started = _now()
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        build_id = f"build/{system}/{stamp}-{secrets.token_hex(2)}"
-        handle = await client.start_workflow(
-            BuildWorkflow.run,
-            BuildRequest(run_id=build_id, plan=plan),
-            id=build_id,
-            task_queue=TASK_QUEUE,
-            static_summary=f"build {system}: {len(plan.nodes)} node(s)",
-        )
-        console.print(f"started [bold]{handle.id}[/]")
-        result = await follow_build(handle, console)
-        record = BuildRecord(
-            build_id=build_id,
-            system=system,
-            spec_path=spec_path,
-            started=started,
-            finished=_now(),
-            result=result.model_dump(mode="json"),
-        )
-        save_record(builds_dir(), record)
+        build_id, result = await build_and_record(client, system, plan, spec_path)
         built = sum(1 for n in result.nodes.values() if n.status == "succeeded" and not n.cached)
         cached = sum(1 for n in result.nodes.values() if n.cached)
         console.print(f"{built} built, {cached} from cache, {len(result.nodes)} node(s)")

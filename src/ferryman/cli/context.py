@@ -10,10 +10,7 @@ import typer
 from temporalio.client import Client
 
 from ferryman.devstack import load_info
-from ferryman.devstack.stack import regions_file
-from ferryman.plan.models import ReleasePlan
 from ferryman.temporal.client.connection import Connection, connect
-from ferryman.temporal.worker.regions import add_regions
 
 T = TypeVar("T")
 
@@ -42,13 +39,3 @@ async def client_for(address: str | None, namespace: str | None) -> Client:
 def run(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine from a synchronous command."""
     return asyncio.run(coro)
-
-
-def serve_regions_on_dev_stack(plan: ReleasePlan) -> None:
-    """Ask a running dev stack's worker to serve the plan's regions (no-op without one).
-
-    On a real cluster, region-local ``ferryman worker --region R`` processes serve them.
-    """
-    info = load_info()
-    if info is not None and info.alive():
-        add_regions(regions_file(), [region.name for region in plan.deploy.regions])

@@ -124,7 +124,12 @@ def plan_tree(plan: ReleasePlan) -> Tree:
             )
             for name in step.regions:
                 region = deploy.region(name)
-                branch = wave.add(f"region {name}: zones {', '.join(region.zones)} at once")
+                plane = (
+                    ", a router per zone, switched together (two-phase commit)"
+                    if region.data_plane == "zonal"
+                    else ""
+                )
+                branch = wave.add(f"region {name}: zones {', '.join(region.zones)} at once{plane}")
                 for service in deploy.services:
                     switch, finalize = service_steps(service, region.zones)
                     branch.add(

@@ -10,13 +10,7 @@ from temporalio.client import Client
 
 from ferryman import paths
 from ferryman.cli.app import app, console, err_console, fail
-from ferryman.cli.context import (
-    AddressOption,
-    NamespaceOption,
-    client_for,
-    run,
-    serve_regions_on_dev_stack,
-)
+from ferryman.cli.context import AddressOption, NamespaceOption, client_for, run
 from ferryman.cli.live import follow, poll, render_progress
 from ferryman.cli.outcome import EXIT_HELP, EXIT_NOT_FOUND, exit_code
 from ferryman.cli.release_view import (
@@ -31,6 +25,7 @@ from ferryman.cli.release_view import (
     served_lines,
 )
 from ferryman.cli.whoami import current_user, directory
+from ferryman.devstack import serve_regions_on_dev_stack
 from ferryman.plan.compile import compile_plan
 from ferryman.spec.load import load_spec, spec_file
 from ferryman.temporal.client.lookups import release_plan, release_result

@@ -5,7 +5,7 @@
     step        at             region  status     calls                    result
     migrate-db  before-wave 1          succeeded  migrate-db on payments…  {"rows":12}
     ⏳ step smoke-payments (after-region eu-1) is waiting for a worker on payments-ops since
-       12:00:01: start a worker that polls payments-ops (see docs/plugging-in-your-step.md)
+       12:00:01: start a worker that polls payments-ops (see docs/team-steps.md)
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def render_steps(progress: ReleaseProgress) -> list[Table | Text]:
                 ("⏳ ", "bold yellow"),
                 f"step {view.name} ({view.at}{where}) is {view.waiting} since "
                 f"{view.since[11:19]}: start a worker that polls {queue} "
-                "(see docs/plugging-in-your-step.md)",
+                "(see docs/team-steps.md)",
             )
         )
     return parts

@@ -14,6 +14,7 @@ import shutil
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ferryman import paths
 from ferryman.devstack.processes import (
@@ -29,6 +30,10 @@ from ferryman.errors import DevStackError
 from ferryman.identity.config import ensure_demo_config
 from ferryman.temporal.names import SEARCH_ATTRIBUTES
 from ferryman.temporal.worker.main import READY_LINE
+from ferryman.temporal.worker.regions import add_regions
+
+if TYPE_CHECKING:
+    from ferryman.plan.models import ReleasePlan
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,25 @@ def load_info() -> StackInfo | None:
         return StackInfo(**json.loads(info_path().read_text()))
     except (OSError, ValueError, TypeError):
         return None
+
+
+def serve_regions_on_dev_stack(plan: ReleasePlan) -> bool:
+    """Ask the running dev stack's worker to serve the plan's regions, as ``ferryman release`` does.
+
+    The dev stack's worker serves the region queues of the regions listed in
+    ``regions.json`` (in the state home), which it watches. A program that starts
+    releases itself (``ferryman.start_release``, or ``ReleaseWorkflow`` as a child)
+    calls this first on one machine. On a cluster, ``ferryman worker --region R``
+    serves region R, and this does nothing.
+
+    Returns:
+        Whether a running dev stack was told (False: none is recorded, or it is down).
+    """
+    info = load_info()
+    if info is None or not info.alive():
+        return False
+    add_regions(regions_file(), [region.name for region in plan.deploy.regions])
+    return True
 
 
 def temporal_binary() -> str:

@@ -88,6 +88,18 @@ class DashboardSettings(_Frozen):
     anonymous_read: bool = Field(default=False, alias="anonymous-read")
 
 
+class ProvenanceSettings(_Frozen):
+    """Which keys a deploy trusts to have signed an artifact's provenance.
+
+    Attributes:
+        trusted_keys: Ed25519 keys as PEM files (public keys, or a build's private key),
+            relative to the config's directory. Empty: trust the key this machine's
+            builds sign with (``$FERRYMAN_HOME/keys``); listed keys replace it.
+    """
+
+    trusted_keys: tuple[str, ...] = Field(default=(), alias="trusted-keys")
+
+
 class Directory(_Frozen):
     """A ferryman config: users, groups, this CLI's token file, the Slack app, the dashboard."""
 
@@ -98,6 +110,7 @@ class Directory(_Frozen):
     )
     slack: SlackSettings = Field(default_factory=SlackSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    provenance: ProvenanceSettings = Field(default_factory=ProvenanceSettings)
 
     @field_validator("users", "groups")
     @classmethod

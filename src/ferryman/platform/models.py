@@ -64,6 +64,8 @@ class Instance(_Model):
     port: int
     pid: int | None
     state: str = Field(description="starting | healthy | unhealthy | stopped")
+    environment: str = ""
+    artifact_digest: str = Field(default="", description="The artifact it was started from.")
 
 
 class HealthReport(_Model):

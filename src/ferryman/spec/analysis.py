@@ -44,6 +44,7 @@ from ferryman.analysis.templates import (
 )
 from ferryman.analysis.threshold import ThresholdConfig
 from ferryman.spec.base import _Frozen, check_name
+from ferryman.spec.duration import Seconds
 
 
 class QuerySpec(_Frozen):
@@ -129,7 +130,7 @@ class MetricSpec(_Frozen):
     source: SourceKind = "local"
     query: QuerySpec | str
     judge: JudgeSpec
-    interval_seconds: float | None = Field(default=None, gt=0, alias="interval-seconds")
+    interval_seconds: Seconds | None = Field(default=None, gt=0, alias="interval-seconds")
     count: int | None = Field(default=None, ge=1)
 
     @field_validator("name")
@@ -158,6 +159,12 @@ class MetricSpec(_Frozen):
                     "a sequential judge needs a query mapping of kind error_rate, errors"
                     " or latency (it queries counts per version itself)"
                 )
+            margin = self.judge.sequential.margin
+            if kind != "latency" and margin is not None and margin >= 1:
+                raise ValueError(
+                    f"a sequential margin on {kind} is an increase of the error rate below 1"
+                    f" (0.005 = +0.5 pp), got {margin:g}"
+                )
         return self
 
 
@@ -184,7 +191,7 @@ class TemplateSpec(_Frozen):
     """An analysis template: metrics judged together."""
 
     metrics: tuple[MetricSpec, ...] = Field(min_length=1)
-    interval_seconds: float = Field(default=60.0, gt=0, alias="interval-seconds")
+    interval_seconds: Seconds = Field(default=60.0, gt=0, alias="interval-seconds")
     count: int = Field(default=10, ge=1)
     no_data: NoDataPolicy = Field(default="pause", alias="no-data")
     score: ScoreSpec = Field(default_factory=ScoreSpec)

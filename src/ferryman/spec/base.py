@@ -11,7 +11,10 @@ _NAME = re.compile(NAME_PATTERN)
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    # Numbers are finite: every one ends in a plan that crosses a JSON data converter.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False
+    )
 
 
 def check_name(value: str) -> str:

@@ -96,7 +96,9 @@ def gate_approvers_check(directory: Directory) -> Check:
                             ("environments", env, "gates", name, key, index),
                             f"unknown user or group {who!r}{suggest(who, known)}",
                         )
-            approvers = [a for a in gate.get("approvers") or [] if isinstance(a, str)]
+            listed = gate.get("approvers")
+            listed = listed if isinstance(listed, list) else []  # another shape: pydantic says
+            approvers = [a for a in listed if isinstance(a, str)]
             required = gate.get("required", 1)
             users = directory.expand(approvers)
             if isinstance(required, int) and users and required > len(users):

@@ -24,6 +24,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ferryman.spec.duration import check_longest
+
 GatePoint = Literal["before-environment", "before-wave", "after-wave", "promotion"]
 OnTimeout = Literal["reject", "approve", "escalate"]
 
@@ -54,7 +56,7 @@ def parse_duration(value: object) -> float:
         seconds = sum(float(g) * unit for g, unit in zip(match.groups(), _UNITS, strict=True) if g)
     if seconds <= 0:
         raise ValueError(f"a duration must be positive, got {value!r}")
-    return seconds
+    return check_longest(seconds, value)
 
 
 def parse_point(at: str) -> tuple[GatePoint, int | None]:
@@ -76,7 +78,9 @@ def parse_point(at: str) -> tuple[GatePoint, int | None]:
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False
+    )
 
 
 class GateInput(_Frozen):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from inspect import isclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ from ferryman.spec.validate import (
 )
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_PLAIN_COLLECTIONS = frozenset({"tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"})
 
 
 SPEC_NAME = "ferryman.yaml"
@@ -150,16 +152,26 @@ def _parse(text: str, file: str) -> tuple[Any, list[SpecIssue]]:
     """Parse YAML into round-trip nodes; return the root mapping and duplicate-key issues."""
     try:
         node = YAML(typ="rt").compose(text)
-        duplicates = list(_duplicate_keys(node, file))
-        loader = YAML(typ="rt")
-        loader.allow_duplicate_keys = True  # reported above, all of them, not just the first
-        root = loader.load(text)
     except MarkedYAMLError as exc:
         raise SpecError([_syntax_issue(exc, file)]) from None
     except YAMLError as exc:
         raise _error_at_start(file, f"invalid YAML: {_one_line(exc)}") from None
-    except (ValueError, TypeError, ArithmeticError) as exc:  # e.g. "!!int x" fails to construct
-        raise _error_at_start(file, f"invalid YAML value: {_one_line(exc)}") from None
+    except RecursionError:  # ruamel composes nested collections recursively
+        raise _error_at_start(file, "invalid YAML: collections nested too deeply") from None
+    complex_keys = list(_complex_keys(node, file))
+    if complex_keys:  # no plain copy of the data could hold a mapping or list as a key
+        raise SpecError(complex_keys)
+    duplicates = list(_duplicate_keys(node, file))
+    loader = YAML(typ="rt")
+    loader.allow_duplicate_keys = True  # reported above, all of them, not just the first
+    try:
+        root = loader.load(text)
+    except MarkedYAMLError as exc:
+        raise SpecError([_syntax_issue(exc, file)]) from None
+    except RecursionError:  # and constructs them recursively, with more frames per level
+        raise _error_at_start(file, "invalid YAML: collections nested too deeply") from None
+    except Exception as exc:  # a tagged value ruamel cannot construct fails in many ways
+        raise SpecError([_unconstructible(node, file, exc)]) from None
     if root is None:
         raise _error_at_start(file, "file is empty; expected a mapping with 'system' and 'repos'")
     if not isinstance(root, Mapping):
@@ -167,6 +179,36 @@ def _parse(text: str, file: str) -> tuple[Any, list[SpecIssue]]:
         message = f"expected a mapping at the top level, got {_describe(root)}"
         raise SpecError([SpecIssue(file, line, column, "", message)])
     return root, duplicates
+
+
+def _unconstructible(root: Node, file: str, error: Exception) -> SpecIssue:
+    """The issue of a value that does not fit its tag: ``!!int x``, ``!!int`` alone, ``!!set x``.
+
+    The culprit is the first node, in the file's order, that fails to construct on
+    its own (the plain ``seq`` and ``map`` collections fail only through an item).
+    """
+    candidates = [
+        node
+        for node, _ in _nodes(root)
+        if isinstance(node, ScalarNode) or node.tag not in _PLAIN_COLLECTIONS
+    ]
+    for node in sorted(candidates, key=lambda node: _mark(node.start_mark)):
+        try:
+            YAML(typ="rt").constructor.construct_object(node, deep=True)
+        except Exception as exc:  # as above: the value's own failure, whatever its type
+            line, column = _mark(node.start_mark)
+            tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+            value = f" {_describe(_one_line(node.value))}" if isinstance(node, ScalarNode) else ""
+            why = f": {_one_line(exc)}" if _says_why(exc) else ""
+            return SpecIssue(file, line, column, "", f"invalid YAML value{value} for {tag}{why}")
+    return SpecIssue(file, 1, 1, "", f"invalid YAML value: {_one_line(error)}")
+
+
+def _says_why(error: Exception) -> bool:
+    """Whether ``error`` says more than that the value is not a number (``month must be…``)."""
+    text = str(error)
+    python = text.startswith(("invalid literal for", "could not convert"))
+    return isinstance(error, ValueError | ArithmeticError) and bool(text) and not python
 
 
 def _syntax_issue(exc: MarkedYAMLError, file: str) -> SpecIssue:
@@ -184,6 +226,37 @@ def _mark(mark: Any) -> tuple[int, int]:
 
 def _duplicate_keys(root: Node | None, file: str) -> Iterator[SpecIssue]:
     """Yield one issue per repeated key in any mapping of the composed node graph."""
+    for node, path in _nodes(root):
+        if not isinstance(node, MappingNode):
+            continue
+        first: dict[tuple[str, str], int] = {}
+        for key, _ in node.value:
+            if not isinstance(key, ScalarNode) or key.tag == _MERGE_TAG:
+                continue
+            where = (str(key.tag), str(key.value))
+            if where in first:
+                line, column = _mark(key.start_mark)
+                message = f"duplicate key {key.value!r} (first on line {first[where]})"
+                yield SpecIssue(file, line, column, format_path((*path, key.value)), message)
+            else:
+                first[where] = _mark(key.start_mark)[0]
+
+
+def _complex_keys(root: Node | None, file: str) -> Iterator[SpecIssue]:
+    """Yield one issue per mapping or list used as a key (``? {a: 1}``), in any mapping."""
+    for node, path in _nodes(root):
+        if not isinstance(node, MappingNode):
+            continue
+        for key, _ in node.value:
+            if not isinstance(key, ScalarNode):
+                line, column = _mark(key.start_mark)
+                kind = "mapping" if isinstance(key, MappingNode) else "list"
+                message = f"a key must be a name, not a {kind}"
+                yield SpecIssue(file, line, column, format_path(path), message)
+
+
+def _nodes(root: Node | None) -> Iterator[tuple[Node, tuple[PathPart, ...]]]:
+    """Every node of the composed graph (once each, aliases included once), with its path."""
     pending: list[tuple[Node | None, tuple[PathPart, ...]]] = [(root, ())]
     seen: set[int] = set()
     while pending:
@@ -194,18 +267,10 @@ def _duplicate_keys(root: Node | None, file: str) -> Iterator[SpecIssue]:
         if isinstance(node, SequenceNode):
             pending.extend((item, (*path, index)) for index, item in enumerate(node.value))
         elif isinstance(node, MappingNode):
-            first: dict[tuple[str, str], int] = {}
             for key, value in node.value:
-                if not isinstance(key, ScalarNode) or key.tag == _MERGE_TAG:
-                    continue
-                pending.append((value, (*path, key.value)))
-                where = (str(key.tag), str(key.value))
-                if where in first:
-                    line, column = _mark(key.start_mark)
-                    message = f"duplicate key {key.value!r} (first on line {first[where]})"
-                    yield SpecIssue(file, line, column, format_path((*path, key.value)), message)
-                else:
-                    first[where] = _mark(key.start_mark)[0]
+                name = key.value if isinstance(key, ScalarNode) else "?"
+                pending.extend([(key, path), (value, (*path, name))])
+        yield node, path
 
 
 def _plain(node: Any, memo: dict[int, Any]) -> Any:
@@ -340,6 +405,7 @@ _EXPECTED = {
     "int_from_float": "a whole number",
     "float_type": "a number",
     "float_parsing": "a number",
+    "finite_number": "a finite number",
     "bool_type": "true or false",
     "bool_parsing": "true or false",
     "dict_type": "a mapping",
@@ -391,11 +457,15 @@ def _describe(value: object) -> str:
         return "a mapping"
     if isinstance(value, list | tuple):
         return "a list"
+    if isinstance(value, AbstractSet):
+        return "a set"
     return f"a {type(value).__name__}"
 
 
 def _number(value: object) -> str:
-    """Render a bound from pydantic: ``0.0`` as ``0``, ``0.5`` as ``0.5``."""
+    """Render a bound from pydantic: ``0.0`` as ``0``, ``0.5`` as ``0.5``, ``31536000.0`` whole."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 

@@ -37,7 +37,7 @@ from ferryman.deploy.strategies.blue_green import check_traffic_steps
 from ferryman.spec.analysis import AnalysisSpec
 from ferryman.spec.base import _Frozen, check_name
 from ferryman.spec.custom_steps import CustomStep
-from ferryman.spec.duration import Duration
+from ferryman.spec.duration import MAX_SECONDS, Duration, Seconds
 from ferryman.spec.gates import Gate
 from ferryman.spec.progressive import CanarySpec, ExperimentSpec
 
@@ -71,7 +71,9 @@ class Step(_Frozen):
 
     env: dict[str, str] = Field(default_factory=dict)
     working_directory: str = Field(default=".", alias="working-directory")
-    timeout_minutes: float = Field(default=30.0, gt=0, alias="timeout-minutes")
+    timeout_minutes: float = Field(
+        default=30.0, gt=0, le=MAX_SECONDS // 60, alias="timeout-minutes"
+    )
     shell: str = "bash"
 
 
@@ -150,8 +152,8 @@ class HealthCheck(_Frozen):
 
     path: str = "/healthz"
     status: int = Field(default=200, ge=100, le=599)
-    timeout_seconds: float = Field(default=30.0, gt=0, alias="timeout-seconds")
-    interval_seconds: float = Field(default=0.5, gt=0, alias="interval-seconds")
+    timeout_seconds: Seconds = Field(default=30.0, gt=0, alias="timeout-seconds")
+    interval_seconds: Seconds = Field(default=0.5, gt=0, alias="interval-seconds")
 
     @field_validator("path")
     @classmethod
@@ -169,9 +171,11 @@ class BlueGreen(_Frozen):
     smoke: tuple[SmokeCheck, ...] = ()
     post_smoke: tuple[SmokeCheck, ...] = Field(default=(), alias="post-smoke")
     traffic_steps: tuple[int, ...] = Field(default=(100,), alias="traffic-steps")
-    pause_seconds: float = Field(default=0.0, ge=0, alias="pause-seconds")
-    scale_down_delay_seconds: float = Field(default=30.0, ge=0, alias="scale-down-delay-seconds")
-    progress_deadline_seconds: float = Field(default=120.0, gt=0, alias="progress-deadline-seconds")
+    pause_seconds: Seconds = Field(default=0.0, ge=0, alias="pause-seconds")
+    scale_down_delay_seconds: Seconds = Field(default=30.0, ge=0, alias="scale-down-delay-seconds")
+    progress_deadline_seconds: Seconds = Field(
+        default=120.0, gt=0, alias="progress-deadline-seconds"
+    )
 
     @field_validator("traffic_steps")
     @classmethod

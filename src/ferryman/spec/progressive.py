@@ -41,6 +41,7 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 from ferryman.analysis.models import NoDataPolicy
 from ferryman.analysis.templates import SourceKind
 from ferryman.spec.base import _Frozen
+from ferryman.spec.duration import MAX_SECONDS, check_longest
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -62,10 +63,10 @@ def parse_duration(value: object) -> object:
     parts = _PART.findall(text)
     if not parts or "".join(n + u for n, u in parts) != text:
         raise ValueError(f"invalid duration {value!r}: use e.g. 30s, 5m, 1h30m or 500ms")
-    return sum(float(number) * _UNIT[unit] for number, unit in parts)
+    return check_longest(sum(float(number) * _UNIT[unit] for number, unit in parts), value)
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0, le=MAX_SECONDS)]
 """A duration in seconds, written as a number or as ``30s``, ``5m``, ``1h``."""
 
 

@@ -36,7 +36,9 @@ A spec names one **system** and describes its **repos** (how to build them), its
 them). Unknown keys are errors. Names of the system, repos, services,
 environments, regions and zones are lower-case letters, digits and `-` (at most
 63). Keys are spelled as below (`timeout-minutes`); the Python spelling
-(`timeout_minutes`) is accepted too.
+(`timeout_minutes`) is accepted too. Numbers are finite (no `.inf` or `.nan`)
+and no time is longer than a year (`365d`, 31536000 seconds): each one becomes
+a Temporal timer or timeout.
 
 `ferryman validate FILE` checks a spec and reports every problem at once as
 `file:line:column: yaml.path: message`, exit code 2. Every command that takes a
@@ -154,7 +156,7 @@ environments:
     "environments.<name>.steps[]": """\
 A team's step runs an activity by name on the team's own task queue (a worker
 in any language serves it) or makes an HTTP call. Its JSON payload, input and
-result are described in [plugging in your team's step](plugging-in-your-step.md).
+result are described in [plugging in your team's step](team-steps.md).
 A failed step follows `rollout.on-failure`; during a rollback, the steps that
 had succeeded run their `compensate`, in reverse order with the region
 restores. Durations are written as elsewhere (`90s`, `10m`, `1h30m`).

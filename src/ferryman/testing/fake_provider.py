@@ -63,6 +63,7 @@ class FakeProvider:
                 port=10000 + i,
                 pid=None,
                 state="healthy",
+                artifact_digest=request.artifact_digest,
             )
             for i in range(self.instances[where])
         ]

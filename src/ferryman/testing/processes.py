@@ -23,11 +23,17 @@ def free_port() -> int:
 
 @dataclass
 class TemporalDevServer:
-    """``temporal server start-dev`` with ferryman's search attributes, in memory."""
+    """``temporal server start-dev`` with ferryman's search attributes.
+
+    Attributes:
+        db_file: Keep the history in this SQLite file (default: in memory), so
+            :meth:`restart` finds every workflow where it was.
+    """
 
     log_dir: Path
     port: int = field(default_factory=free_port)
     ui_port: int = field(default_factory=free_port)
+    db_file: Path | None = None
     process: Popen[bytes] | None = None
 
     @property
@@ -41,6 +47,8 @@ class TemporalDevServer:
             temporal_binary(), "server", "start-dev", "--ip", "127.0.0.1",
             "--port", str(self.port), "--ui-port", str(self.ui_port), "--log-level", "warn",
         ]  # fmt: skip
+        if self.db_file is not None:
+            argv += ["--db-filename", str(self.db_file)]
         for key in SEARCH_ATTRIBUTES:
             argv += ["--search-attribute", f"{key.name}=Keyword"]
         log = self.log_dir / "temporal.log"
@@ -55,8 +63,20 @@ class TemporalDevServer:
             stop_group(self.process.pid)
             self.process = None
 
+    def restart(self) -> None:
+        """Stop the server and start it again on the same ports (and SQLite file, if any)."""
+        self.stop()
+        self.start()
 
-def start_worker(temporal_address: str, agent_url: str, log: Path, *extra: str) -> Popen[bytes]:
+
+def start_worker(
+    temporal_address: str,
+    agent_url: str,
+    log: Path,
+    *extra: str,
+    module: str = "ferryman.temporal.worker",
+    env: dict[str, str] | None = None,
+) -> Popen[bytes]:
     """``ferryman worker`` as its own process; returns once ready.
 
     Args:
@@ -64,15 +84,18 @@ def start_worker(temporal_address: str, agent_url: str, log: Path, *extra: str) 
         agent_url: The local platform agent.
         log: Where its output goes.
         extra: More options, e.g. ``--region eu-1`` (default: a central worker).
+        module: The module run with ``python -m`` (``ferryman.testing.faulty_provider``:
+            the same worker with provider faults).
+        env: More environment variables for it.
     """
     from ferryman.temporal.worker.main import READY_LINE
 
     argv = [
-        sys.executable, "-m", "ferryman.temporal.worker",
+        sys.executable, "-m", module,
         "--temporal-address", temporal_address, "--agent-url", agent_url, *extra,
     ]  # fmt: skip
     log.unlink(missing_ok=True)
-    process = spawn(argv, log)
+    process = spawn(argv, log, env=env)
     wait_until(lambda: log.exists() and READY_LINE in log.read_text(), 60, "worker", process, log)
     return process
 

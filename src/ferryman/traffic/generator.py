@@ -59,6 +59,28 @@ class LoadConfig:
 Tick = Callable[[LoadStats], None]
 
 
+@dataclass(frozen=True)
+class Answer:
+    """One request as the client saw it: when it was sent, where, and who answered.
+
+    Attributes:
+        sent_at: Wall-clock time (``time.time()``) the request was sent.
+        target: The base URL it went to.
+        version: The router's ``X-Ferryman-Version``; ``-`` without one or without an answer.
+        status: The HTTP status; ``None`` when no answer came.
+        seconds: How long it took.
+    """
+
+    sent_at: float
+    target: str
+    version: str
+    status: int | None
+    seconds: float
+
+
+OnAnswer = Callable[[Answer], None]
+
+
 class _Run:
     def __init__(
         self,
@@ -66,8 +88,10 @@ class _Run:
         session: aiohttp.ClientSession,
         stats: LoadStats,
         stop: asyncio.Event | None,
+        on_answer: OnAnswer | None = None,
     ) -> None:
         self.config = config
+        self.on_answer = on_answer
         self.session = session
         self.stats = stats
         self.stop = stop
@@ -88,7 +112,9 @@ class _Run:
         headers = {**config.headers, "X-User-Id": user, "Cookie": f"ferryman_user={user}"}
         if config.host:
             headers["Host"] = config.host
-        url = config.targets[n % len(config.targets)] + config.path
+        target = config.targets[n % len(config.targets)]
+        url = target + config.path
+        sent_at = time.time()
         started = time.perf_counter()
         status: int | None
         try:
@@ -101,7 +127,10 @@ class _Run:
             version, status = "-", None
         finally:
             self.slots.release()
-        self.stats.add(version, status, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        self.stats.add(version, status, seconds)
+        if self.on_answer is not None:
+            self.on_answer(Answer(sent_at, target, version, status, seconds))
 
 
 async def run_load(
@@ -111,6 +140,7 @@ async def run_load(
     *,
     stop: asyncio.Event | None = None,
     into: LoadStats | None = None,
+    on_answer: OnAnswer | None = None,
 ) -> LoadStats:
     """Send the load described by ``config``; ``tick`` sees the running totals every second.
 
@@ -121,6 +151,8 @@ async def run_load(
         stop: Send until this is set, instead of for ``config.duration``
             (``config.requests``, when given, still counts exactly).
         into: Count into these stats as answers come (a live view); returned at the end.
+        on_answer: Called with every request once it is answered (or got no answer),
+            for a timeline of who answered when.
 
     Raises:
         ValueError: No targets, or a non-positive rate, users or concurrency.
@@ -134,7 +166,7 @@ async def run_load(
     async with aiohttp.ClientSession(
         connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
     ) as session:
-        run = _Run(config, session, into if into is not None else LoadStats(), stop)
+        run = _Run(config, session, into if into is not None else LoadStats(), stop, on_answer)
         pacer = None if config.rps is None else Pacer(config.rps)
         tasks: set[asyncio.Task[None]] = set()
         started = time.monotonic()

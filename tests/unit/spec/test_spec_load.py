@@ -176,7 +176,7 @@ def test_three_mistakes_give_three_located_issues_in_file_order(three_mistakes_y
         ),
         pytest.param(
             "system: !!int x\n",
-            "f.yaml:1:1: invalid YAML value: invalid literal for int() with base 10: 'x'",
+            "f.yaml:1:9: invalid YAML value 'x' for !!int",
             id="bad-explicit-tag",
         ),
         pytest.param(

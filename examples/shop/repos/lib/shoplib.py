@@ -2,8 +2,10 @@
 
 A service calls ``serve("catalog", extra_routes)``. Behaviour comes from
 ``config/behaviour.json`` beside the service's zipapp (``error_rate`` 0..1 →
-HTTP 500s, ``latency_ms`` added delay, ``conversion_rate`` for ``/buy``),
-overridable with ``SHOP_ERROR_RATE``, ``SHOP_LATENCY_MS`` and
+HTTP 500s, ``latency_ms`` added delay, ``conversion_rate`` for ``/buy``), whose
+``regions`` key may change them in one region (``{"regions": {"eu-west":
+{"error_rate": 0.3}}}``: a bug that only shows where ``$FERRYMAN_REGION`` is
+eu-west), overridable with ``SHOP_ERROR_RATE``, ``SHOP_LATENCY_MS`` and
 ``SHOP_CONVERSION_RATE``. ``/metrics`` counts requests by code, visits to
 ``/buy`` (``shop_checkouts_total``, the exposures of an A/B experiment) and the
 visits that converted (``shop_conversions_total``).
@@ -36,9 +38,10 @@ class Behaviour:
 
 
 def load_behaviour(config: Path, env: dict[str, str] | None = None) -> Behaviour:
-    """Read ``config`` (missing → defaults) and apply the ``SHOP_*`` overrides."""
+    """Read ``config`` (missing → defaults), its region's changes, then the ``SHOP_*`` overrides."""
     env = dict(os.environ if env is None else env)
     data = json.loads(config.read_text()) if config.exists() else {}
+    data = {**data, **data.get("regions", {}).get(env.get("FERRYMAN_REGION", ""), {})}
     values = {
         "error_rate": float(env.get("SHOP_ERROR_RATE", data.get("error_rate", 0.0))),
         "latency_ms": float(env.get("SHOP_LATENCY_MS", data.get("latency_ms", 0.0))),

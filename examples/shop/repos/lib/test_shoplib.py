@@ -15,6 +15,14 @@ class BehaviourTest(unittest.TestCase):
             loaded = load_behaviour(config, {"SHOP_LATENCY_MS": "7"})
         self.assertEqual((loaded.error_rate, loaded.latency_ms), (0.2, 7.0))
 
+    def test_a_region_may_behave_otherwise(self) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            config = Path(tmp) / "behaviour.json"
+            config.write_text('{"error_rate": 0.0, "regions": {"eu-west": {"error_rate": 0.3}}}')
+            there = load_behaviour(config, {"FERRYMAN_REGION": "eu-west"})
+            elsewhere = load_behaviour(config, {"FERRYMAN_REGION": "us-east"})
+        self.assertEqual((there.error_rate, elsewhere.error_rate), (0.3, 0.0))
+
     def test_rates_are_checked(self) -> None:
         with self.assertRaises(ValueError):
             load_behaviour(Path("/nonexistent"), {"SHOP_ERROR_RATE": "2"})

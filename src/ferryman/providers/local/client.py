@@ -192,6 +192,10 @@ class LocalProvider:
         path = self._scope + "/instances"
         return (await self._call("GET", path, InstancesResult)).instances
 
+    async def all_instances(self) -> list[Instance]:
+        """Every instance of every environment the agent knows, stopped ones included."""
+        return (await self._call("GET", "/v1/instances", InstancesResult)).instances
+
     async def events(self, kind: str | None = None, since: int = 0) -> list[AgentEvent]:
         """The agent's events after sequence number ``since``, optionally of one kind."""
         params: dict[str, str] = {"since": str(since)}

@@ -75,6 +75,8 @@ log = logging.getLogger("ferryman.agent")
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 _MAX_REPLICAS = 64
+DRAIN_S = 5.0
+"""How long a retire waits for requests in flight to withdrawn instances before stopping them."""
 _Result = TypeVar("_Result", bound=BaseModel)
 
 
@@ -318,6 +320,7 @@ class AgentCore:
             )
             self.manager.withdraw(doomed)
             await self._sync((environment, body.region))
+            await self._drain((environment, body.region), [r.id for r in doomed])
             await self.manager.stop(doomed)
             return RetireResult(stopped=len(doomed))
 
@@ -596,6 +599,20 @@ class AgentCore:
                     await self.traffic.push(self._routing(key), new_table=False)
                 except TrafficError as error:
                     log.warning("router of %s/%s: %s", *key, error)
+
+    async def _drain(self, where: Where, instance_ids: list[str]) -> None:
+        """Let requests the region's routers already sent to withdrawn instances finish."""
+        call = getattr(self.traffic, "call", None)
+        keys = [k for k in [where, *self.zonal.zone_keys(where)] if k in self.traffic.urls()]
+        if call is None or not instance_ids or not keys:
+            return
+        message = {"op": "drain", "instances": instance_ids, "within": DRAIN_S}
+        answers = await asyncio.gather(
+            *(call(key, message, DRAIN_S + 1.0) for key in keys), return_exceptions=True
+        )
+        for key, answer in zip(keys, answers, strict=True):
+            if isinstance(answer, BaseException) or answer.get("busy"):
+                log.warning("router of %s/%s did not drain %s: %s", *key, instance_ids, answer)
 
     async def _push_loop(self) -> None:
         """Push instance changes to routers as they happen; supervise routers every interval."""

@@ -91,4 +91,6 @@ class InstanceRecord:
             port=self.port,
             pid=self.pid,
             state=self.state,
+            environment=self.environment,
+            artifact_digest=self.launch.artifact_digest,
         )

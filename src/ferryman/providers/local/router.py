@@ -33,7 +33,7 @@ import itertools
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -128,6 +128,8 @@ class Router:
         self._serving: dict[tuple[str, str], list[Backend]] = {}
         self._turns: dict[tuple[str, str, str], itertools.count[int]] = {}
         self._pool = Pool()
+        self._inflight: dict[str, int] = {}
+        self._finished = asyncio.Event()  # set whenever an instance has nothing in flight
         self._stamps: dict[tuple[str, int], bytes] = {}
         self._server: asyncio.Server | None = None
         self._ticker: asyncio.Task[None] | None = None
@@ -176,6 +178,33 @@ class Router:
                 serving.setdefault((backend.service, backend.version), []).append(backend)
         self._backends = backends
         self._serving = serving
+
+    def _done(self, instance_id: str) -> None:
+        left = self._inflight[instance_id] - 1
+        if left > 0:
+            self._inflight[instance_id] = left
+        else:
+            del self._inflight[instance_id]
+            self._finished.set()
+
+    def in_flight(self, instance_ids: Iterable[str]) -> int:
+        """Requests forwarded to these instances and not yet answered."""
+        return sum(self._inflight.get(i, 0) for i in instance_ids)
+
+    async def drain(self, instance_ids: Iterable[str], within: float) -> int:
+        """Wait until no request is in flight to these instances (at most ``within`` s).
+
+        The agent withdraws instances from the router before it stops them; this
+        lets requests already forwarded to them finish. Returns how many were
+        still in flight when it gave up (0: drained).
+        """
+        ids = tuple(instance_ids)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                while self.in_flight(ids):
+                    self._finished.clear()
+                    await self._finished.wait()
+        return self.in_flight(ids)
 
     def eject(self, instance_id: str) -> None:
         """Take an instance out of rotation until the agent says it is healthy again."""
@@ -311,39 +340,56 @@ class Router:
         head = self._upstream_head(request, peer, body)
         tried: set[str] = set()
         zone = request.header("x-ferryman-client-zone")
-        while True:
-            instance = self._pick_instance(service, version, zone, tried)
-            if instance is None:
-                raise _Failed(503, f"no healthy instance of {service} {version} in {self.region}")
-            tried.add(instance.id)
-            try:
-                connection = await self._pool.get(instance.port)
-            except Refused:
-                self.eject(instance.id)
-                if self._report is not None:
-                    await self._report(instance.id)
-                if len(tried) < 3:
-                    continue
-                raise _Failed(502, f"{instance.id} refused the connection") from None
-            timer = asyncio.get_running_loop().call_later(_ANSWER_TIMEOUT, connection.expire)
-            try:
-                connection.writer.write(head + body if body is not None else head)
-                if body is None and length:
-                    await http1.relay_exactly(reader, connection.writer, length)
-                raw = await connection.reader.readuntil(b"\r\n\r\n")
-            except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-                connection.close()
-                if connection.expired:
-                    raise _Failed(504, f"{instance.id} did not answer in time") from None
-                replayable = body is not None
-                if len(tried) < 3 and (method in _IDEMPOTENT or connection.reused) and replayable:
-                    continue
-                raise _Failed(502, f"{instance.id} closed the connection") from None
-            finally:
-                timer.cancel()
-            keep = request.keep_alive(version_text)
-            code = await self._relay(method, raw, connection, writer, instance, generation, keep)
-            return instance.zone, code, keep and code != 0
+        busy: str | None = None  # the instance this request is in flight to
+        try:
+            while True:
+                instance = self._pick_instance(service, version, zone, tried)
+                if instance is None:
+                    raise _Failed(
+                        503, f"no healthy instance of {service} {version} in {self.region}"
+                    )
+                tried.add(instance.id)
+                if busy is not None:
+                    self._done(busy)
+                busy = instance.id
+                self._inflight[busy] = self._inflight.get(busy, 0) + 1
+                try:
+                    connection = await self._pool.get(instance.port)
+                except Refused:
+                    self.eject(instance.id)
+                    if self._report is not None:
+                        await self._report(instance.id)
+                    if len(tried) < 3:
+                        continue
+                    raise _Failed(502, f"{instance.id} refused the connection") from None
+                timer = asyncio.get_running_loop().call_later(_ANSWER_TIMEOUT, connection.expire)
+                try:
+                    connection.writer.write(head + body if body is not None else head)
+                    if body is None and length:
+                        await http1.relay_exactly(reader, connection.writer, length)
+                    raw = await connection.reader.readuntil(b"\r\n\r\n")
+                except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                    connection.close()
+                    if connection.expired:
+                        raise _Failed(504, f"{instance.id} did not answer in time") from None
+                    replayable = body is not None
+                    if (
+                        len(tried) < 3
+                        and (method in _IDEMPOTENT or connection.reused)
+                        and replayable
+                    ):
+                        continue
+                    raise _Failed(502, f"{instance.id} closed the connection") from None
+                finally:
+                    timer.cancel()
+                keep = request.keep_alive(version_text)
+                code = await self._relay(
+                    method, raw, connection, writer, instance, generation, keep
+                )
+                return instance.zone, code, keep and code != 0
+        finally:
+            if busy is not None:
+                self._done(busy)
 
     def _upstream_head(self, request: http1.Head, peer: str, body: bytes | None) -> bytes:
         method, target, version = request.first

@@ -12,7 +12,9 @@ keeps serving while the agent is away. An instance that refuses a connection
 is ejected here at once and reported to the agent (``POST /v1/eject``).
 
 Besides ``apply``, ``agent`` and ``state``, the channel takes ``log`` (the
-request log since a timestamp) and, for zone routers, the two-phase ops
+request log since a timestamp), ``drain`` (wait until no request is in flight
+to the given instances, which the agent has withdrawn and is about to stop)
+and, for zone routers, the two-phase ops
 ``stage``, ``commit``, ``abort`` and the test fault ``fault``
 (:mod:`ferryman.providers.local.staging`).
 """
@@ -89,6 +91,9 @@ async def run(args: argparse.Namespace, first: dict[str, Any]) -> int:
             router.apply(Routing.from_json(message["routing"]), bool(message["new_table"]))
         elif op == "agent":
             agent.url = str(message["url"])
+        elif op == "drain":
+            busy = await router.drain(message["instances"], float(message.get("within", 5.0)))
+            answer = {"busy": busy}
         elif op == "log":
             entries = router.log.since(float(message.get("since", 0.0)))
             answer = {"entries": entries, "zone": router.zone}

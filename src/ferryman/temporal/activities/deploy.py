@@ -14,6 +14,9 @@ from typing import TypeVar
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from ferryman import paths
+from ferryman.build.artifacts import ArtifactStore
+from ferryman.build.trust import ArtifactRejected, trusted_keys, verify_artifact
 from ferryman.errors import AgentUnavailable, ProviderError
 from ferryman.platform.models import HealthReport, ServiceState
 from ferryman.providers.base import Provider, ZonalTraffic
@@ -27,6 +30,8 @@ from ferryman.temporal.models.region import (
     StageInput,
     StateInput,
     TrafficInput,
+    VerifiedArtifact,
+    VerifyInput,
     Where,
 )
 
@@ -58,6 +63,18 @@ class DeployActivities:
     async def service_state(self, data: StateInput) -> ServiceState:
         """Record what a region runs for a service before anything changes."""
         return await _call(self._provider(data).current_state(data.region, data.service))
+
+    @activity.defn(name="ferryman.verify_artifacts")
+    async def verify_artifacts(self, data: VerifyInput) -> tuple[VerifiedArtifact, ...]:
+        """Check each artifact's digests and signed provenance chain before any instance starts.
+
+        Reads only: the artifact store and trusted keys of this worker's state home
+        (where the provider unpacks artifacts from), so a retry repeats nothing.
+
+        Raises:
+            ApplicationError: ``ArtifactRejected`` (not retryable), with a one-line reason.
+        """
+        return await asyncio.to_thread(_verify_all, data)
 
     @activity.defn(name="ferryman.prepare_zone")
     async def prepare_zone(self, data: PrepareInput) -> int:
@@ -143,6 +160,7 @@ class DeployActivities:
         """Every activity of this class, for registering on a worker."""
         return [
             self.service_state,
+            self.verify_artifacts,
             self.prepare_zone,
             self.await_healthy,
             self.set_traffic,
@@ -151,6 +169,31 @@ class DeployActivities:
             self.retire,
             self.smoke,
         ]
+
+
+def _verify_all(data: VerifyInput) -> tuple[VerifiedArtifact, ...]:
+    store = ArtifactStore(paths.artifacts_dir())
+    verified = []
+    for artifact in data.artifacts:
+        try:
+            chain = verify_artifact(store, artifact.digest, trusted_keys())
+        except ArtifactRejected as exc:
+            # One line, and no cause: the reason is the whole story.
+            raise ApplicationError(
+                f"{artifact.service} {artifact.version} refused: {exc}",
+                type="ArtifactRejected",
+                non_retryable=True,
+            ) from None
+        verified.append(
+            VerifiedArtifact(
+                service=artifact.service,
+                digest=chain.digest,
+                key=chain.key,
+                node=chain.node,
+                commit=chain.commit,
+            )
+        )
+    return tuple(verified)
 
 
 async def _call(call: Awaitable[T]) -> T:

@@ -18,6 +18,10 @@ Example::
             await ferryman.decide_gate(client, handle.id, user="alice", comment="go")
     result = await handle.result()
 
+On one machine, ``ferryman dev``'s worker serves the regions it has been told
+of: call ``ferryman.serve_regions_on_dev_stack(plan)`` before starting a release
+whose regions no ``ferryman release`` has announced (a no-op without a dev stack).
+
 To run a release inside your own workflow, start ``ReleaseWorkflow`` as a child
 on ferryman's task queue (served by ``ferryman worker`` or ``ferryman dev``)::
 
@@ -108,7 +112,8 @@ async def start_release(
 
     The release gets the next free id ``release/<system>/<env>/<seq>`` and runs on
     ``task_queue``, which ferryman's workers must serve (``ferryman worker``, or
-    ``ferryman dev`` on one machine). Arguments as for :func:`plan_release`.
+    ``ferryman dev`` on one machine, after ``serve_regions_on_dev_stack(plan)``).
+    Arguments as for :func:`plan_release`.
     """
     plan = plan_release(
         source,

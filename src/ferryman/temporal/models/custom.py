@@ -14,6 +14,7 @@ JSON Schemas: ``ferryman schema --json-schema custom-step-input`` (and
 
 from __future__ import annotations
 
+import json
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
@@ -96,12 +97,30 @@ class CustomStepResult(_Msg):
 
 
 def judge(result: JsonValue) -> tuple[bool, str]:
-    """Whether a step's result passes it, and its message (``passed: false`` fails it)."""
-    if isinstance(result, dict) and "passed" in result:
-        verdict = CustomStepResult.model_validate(result)
-        return verdict.passed, verdict.message
-    message = result.get("message") if isinstance(result, dict) else None
-    return True, message if isinstance(message, str) else ""
+    """Whether a step's result passes it, and its message (``passed: false`` fails it).
+
+    Only an object with ``"passed"`` is judged. Its ``passed`` must be a JSON
+    boolean and its ``schema_version``, if given, 1: any other verdict (``null``
+    from a Go ``*bool``, ``"no"``, a newer version) fails the step and says why,
+    in the workflow, rather than stalling the release on a workflow-task error.
+    A ``message`` that is not a string is ignored.
+    """
+    if not isinstance(result, dict):
+        return True, ""
+    message = result.get("message")
+    text = message if isinstance(message, str) else ""
+    if "passed" not in result:
+        return True, text
+    passed = result["passed"]
+    version = result.get("schema_version", SCHEMA_VERSION)
+    title = CustomStepResult.model_config.get("title")
+    if not isinstance(passed, bool):
+        shown = json.dumps(passed, sort_keys=True, default=str)
+        return False, f'the result says "passed": {shown}, not true or false ({title})'
+    if type(version) is not int or version != SCHEMA_VERSION:
+        shown = json.dumps(version, sort_keys=True, default=str)
+        return False, f"the result has schema_version {shown}; ferryman reads {title}"
+    return passed, text
 
 
 class WebhookInput(_Msg):

@@ -97,6 +97,31 @@ class SmokeInput(Where):
     match: PreviewMatch | None = None
 
 
+class ArtifactCheck(_Msg):
+    """One artifact a region deploy is about to start, and what it runs as."""
+
+    service: str
+    version: str
+    digest: str
+
+
+class VerifyInput(Where):
+    """Verify artifacts' digests and signed provenance before any of them starts."""
+
+    region: str
+    artifacts: tuple[ArtifactCheck, ...]
+
+
+class VerifiedArtifact(_Msg):
+    """An artifact that verified: the key that signed it and the source commit it names."""
+
+    service: str
+    digest: str
+    key: str
+    node: str
+    commit: str
+
+
 # --- the workflow ----------------------------------------------------------------------------
 
 RegionAction = Literal["switch", "finalize", "restore"]

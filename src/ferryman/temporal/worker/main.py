@@ -22,6 +22,7 @@ from pathlib import Path
 from temporalio.worker import Worker
 
 from ferryman.temporal.activities.analysis import MetricSources
+from ferryman.temporal.activities.deploy import ProviderFactory
 from ferryman.temporal.client.connection import Connection, connect
 from ferryman.temporal.names import TASK_QUEUE
 from ferryman.temporal.worker.regions import RegionWorkers
@@ -68,10 +69,19 @@ def describe(options: WorkerOptions) -> str:
     return "; ".join(parts) or "nothing"
 
 
-async def serve(connection: Connection, options: WorkerOptions) -> None:
-    """Run the workers until SIGTERM or SIGINT."""
+async def serve(
+    connection: Connection, options: WorkerOptions, providers: ProviderFactory | None = None
+) -> None:
+    """Run the workers until SIGTERM or SIGINT.
+
+    Args:
+        connection: The cluster.
+        options: What to serve.
+        providers: The region activities' providers (default: the local agent at
+            ``options.agent_url``; ``ferryman.testing.faulty_provider`` wraps it).
+    """
     client = await connect(connection, wait_s=30)
-    providers = local_providers(options.agent_url)
+    providers = providers or local_providers(options.agent_url)
     workers: list[Worker] = []
     if options.central:
         workers += central_workers(
@@ -137,11 +147,11 @@ def options_from(args: argparse.Namespace) -> WorkerOptions:
     )
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Command-line entry point of the worker process."""
+def main(argv: list[str] | None = None, providers: ProviderFactory | None = None) -> None:
+    """Command-line entry point of the worker process (``providers``: see :func:`serve`)."""
     args = parser().parse_args(argv)
     connection = Connection.from_env(args.temporal_address, args.namespace)
-    asyncio.run(serve(connection, options_from(args)))
+    asyncio.run(serve(connection, options_from(args), providers))
 
 
 if __name__ == "__main__":

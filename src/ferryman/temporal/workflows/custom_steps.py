@@ -35,7 +35,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, TimeoutType
 from temporalio.exceptions import TimeoutError as ActivityTimeout
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import JsonValue
+    from pydantic import JsonValue, TypeAdapter, ValidationError
 
     from ferryman.deploy.steps import Step
     from ferryman.plan.custom_steps import ActivityPlan, CallPlan, CustomStepPlan, promotes
@@ -60,11 +60,29 @@ MAX_WORKER_WAIT_S = 300.0
 SHOWN = 160
 
 Report = Callable[[StepView], Awaitable[None]]
+_JSON: TypeAdapter[JsonValue] = TypeAdapter(JsonValue)
 
 
 def _short(value: JsonValue) -> str:
     text = json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
     return text if len(text) <= SHOWN else text[: SHOWN - 1] + "…"
+
+
+def _as_json(value: object, call: ActivityPlan) -> JsonValue:
+    """A team's answer as JSON; anything else (a Go ``[]byte``: ``binary/plain``) fails it.
+
+    Raises:
+        ApplicationError: Non-retryable: the answer is no JSON value.
+    """
+    try:
+        return _JSON.validate_python(value)
+    except ValidationError:
+        raise ApplicationError(
+            f"{call.target} returned {type(value).__name__}, not JSON "
+            "(an object, a list, a string, a number, a boolean or nothing)",
+            type="CustomStepResult",
+            non_retryable=True,
+        ) from None
 
 
 def _no_worker(error: ActivityError) -> bool:
@@ -268,7 +286,7 @@ class StepRunner:
                     if not done:  # the schedule outlived its wait: a worker has taken it
                         waiting = False
                         await self._report(view.model_copy(update={"waiting": ""}))
-                return await task
+                return _as_json(await task, call)
             except ActivityError as exc:
                 if not _no_worker(exc):
                     raise

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import TypeVar
 
@@ -62,6 +62,7 @@ with workflow.unsafe.imports_passed_through():
     from ferryman.temporal.failures import failure_message
     from ferryman.temporal.models.analysis import AnalysisView
     from ferryman.temporal.models.region import (
+        ArtifactCheck,
         Decision,
         HealthInput,
         PrepareInput,
@@ -75,6 +76,7 @@ with workflow.unsafe.imports_passed_through():
         ServiceView,
         SmokeInput,
         StateInput,
+        VerifyInput,
         ZoneStatus,
         ZoneView,
     )
@@ -94,6 +96,8 @@ PROVIDER_RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=10),
 )
 FINISHED: frozenset[RegionPhase] = frozenset({"done", "failed"})
+VERIFY_PATCH = "verify-artifacts"
+"""Region deploys started before artifacts were verified replay without the check."""
 OPEN_PROMOTION = GatePlan(name="promotion", at="promotion", allow_self_approval=True)
 """A held promotion no policy covers: anyone may promote."""
 
@@ -267,6 +271,8 @@ class RegionDeployWorkflow:
             strategies.rollout(r.service.strategy, rec, target)
             for r, rec, target in zip(request.services, recorded, targets, strict=True)
         ]
+        if workflow.patched(VERIFY_PATCH):
+            await self._verify(targets, rollouts)
         self._ahead = [step for rollout in rollouts for step in rollout.switch]
         self._planned = True
         attempted: list[list[Step]] = []
@@ -334,6 +340,39 @@ class RegionDeployWorkflow:
             steps=self._custom.records,
         )
 
+    async def _verify(self, targets: Sequence[Target], rollouts: Sequence[Rollout]) -> None:
+        """Refuse the switch, before anything changes, unless every new artifact verifies.
+
+        Raises:
+            ApplicationError: ``ArtifactRejected`` with the one-line reason.
+        """
+        changing = [t for t, r in zip(targets, rollouts, strict=True) if not r.unchanged]
+        if not changing:
+            return
+        checks = tuple(
+            ArtifactCheck(service=t.service, version=t.version, digest=t.launch.artifact_digest)
+            for t in changing
+        )
+        for target in changing:
+            self._set(target.service, step="verify artifact and provenance")
+        names = ", ".join(f"{t.service} {t.version}" for t in changing)
+        try:
+            await self._call(
+                DeployActivities.verify_artifacts,
+                VerifyInput(**self._where(), region=self._region, artifacts=checks),
+                f"verify artifact and signed provenance of {names} in {self._region}",
+            )
+        except ActivityError as exc:
+            reason = failure_message(exc)
+            for target in changing:
+                self._set(target.service, phase="unchanged", step="", error=reason)
+            kind = exc.cause.type if isinstance(exc.cause, ApplicationError) else None
+            raise ApplicationError(
+                f"{self._region}: {reason}", type=kind, non_retryable=True
+            ) from exc
+        for target in changing:
+            self._set(target.service, step="")
+
     async def _follow_up(self, request: RegionDeployRequest) -> RegionResult:
         previous = request.previous
         if previous is None:
@@ -343,6 +382,8 @@ class RegionDeployWorkflow:
         for outcome in previous.services:
             self._view(outcome.target, "pending")
         if request.action == "finalize":
+            for outcome in previous.services:
+                self._live(outcome.target, outcome.recorded.versions_by_zone)
             return await self._finalize(previous)
         restored = []
         await self._custom.undo(previous.steps, after_switch=True)
@@ -370,6 +411,7 @@ class RegionDeployWorkflow:
         for outcome in result.services:
             steps: list[Step] = []
             await self._run_steps(outcome.target, outcome.finalize, "finalize", steps)
+            self._live(outcome.target, {})
             self._set(outcome.service, phase="finalized", step="")
             outcomes.append(
                 outcome.model_copy(
@@ -386,10 +428,17 @@ class RegionDeployWorkflow:
     async def _restore_all(
         self, done: Sequence[tuple[Target, Recorded, list[Step]]], reason: str
     ) -> None:
-        for target, recorded, attempted in reversed(done):
+        # Every service's users first (routes back, last service first), then the cleanups.
+        plans = [
+            (target, restore_steps(recorded, target, attempted))
+            for target, recorded, attempted in reversed(done)
+        ]
+        for target, steps in plans:
             self._set(target.service, phase="rolling-back", error=reason)
-            steps = restore_steps(recorded, target, attempted)
-            await self._run_steps(target, steps, "rollback", [])
+            await self._run_steps(target, steps[: routes_back_at(steps)], "rollback", [])
+        for target, steps in plans:
+            cut = routes_back_at(steps)
+            await self._run_steps(target, steps[cut:], "rollback", [], first=cut)
             self._set(target.service, phase="rolled-back", step="")
             self._zones(target.service, "rolled-back", await self._state(target.service))
 
@@ -611,6 +660,25 @@ class RegionDeployWorkflow:
             z.model_copy(update={"status": status}) if z.zone == zone else z for z in view.zones
         )
         self._views[service] = view.model_copy(update={"zones": zones})
+
+    def _live(self, target: Target, warm: Mapping[str, Sequence[str]]) -> None:
+        """The view of a switched service: the new version serves every zone, ``warm`` beside it.
+
+        A finalize starts from what the switch left (no activity needed: the
+        switch checked it) and ends with the new version alone.
+        """
+        view = self._views[target.service]
+        zones = tuple(
+            ZoneView(
+                zone=z.zone,
+                status="live",
+                versions=tuple(dict.fromkeys([*warm.get(z.zone, ()), target.version])),
+            )
+            for z in view.zones
+        )
+        self._views[target.service] = view.model_copy(
+            update={"zones": zones, "weights": {target.version: 100}}
+        )
 
     def _zones(self, service: str, status: ZoneStatus, state: ServiceState) -> None:
         view = self._views[service]

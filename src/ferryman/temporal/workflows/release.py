@@ -629,6 +629,11 @@ class ReleaseWorkflow:
     async def _take_lock(self, plan: ReleasePlan) -> None:
         if self._lock_held:
             return
+        # Said with the phase, so a status read while the lock is asked for explains it.
+        self._waiting_for = (
+            f"another release of {plan.system} to {plan.environment} to finish "
+            f"(`ferryman status` lists them)"
+        )
         self._set_phase("queued")
         self._lock_asked = True
         await workflow.execute_activity_method(
@@ -640,10 +645,6 @@ class ReleaseWorkflow:
             ),
             start_to_close_timeout=timedelta(seconds=30),
             summary=f"ask for {plan.environment}'s lock",
-        )
-        self._waiting_for = (
-            f"another release of {plan.system} to {plan.environment} to finish "
-            f"(`ferryman status` lists them)"
         )
         self._memo()
         await workflow.wait_condition(
