@@ -30,7 +30,6 @@ from ferryman.providers.local import http1
 from ferryman.providers.local.upstream import Connection, Pool, Refused
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
-_BUFFERED = 256 * 1024
 _DOWN_S = 1.0  # a zone router that refused a connection is skipped this long
 _PAGE_TIMEOUT = 2.0
 
@@ -88,7 +87,7 @@ class Front:
         if request.chunked():
             body = await http1.read_chunked(reader)
         elif length:
-            body = await reader.readexactly(length) if length <= _BUFFERED else None
+            body = await reader.readexactly(length) if length <= http1.BUFFERED else None
         head = _upstream_head(request, body)
         user = request.header("x-user-id") or http1.parse_cookies(request.header("cookie")).get(
             USER_COOKIE
@@ -179,41 +178,12 @@ async def _relay(
     keep: bool,
 ) -> bool:
     """Relay a zone router's answer as it is; whether the client connection stays open."""
-    answer = http1.parse_response(raw)
-    status = int(answer.first[1])
-    upstream_keeps = answer.keep_alive(answer.first[0])
-    no_body = method == "HEAD" or status in (204, 304) or 100 <= status < 200
-    length = None if no_body else answer.length()
-    chunked = not no_body and length is None and answer.chunked()
-    until_close = not no_body and length is None and not chunked
-    if answer.plain and keep and not until_close:
-        head = raw
-    else:
-        headers = answer.forwardable()
-        if chunked:
-            headers.append(("Transfer-Encoding", "chunked"))
-        if not keep or until_close:
-            headers.append(("Connection", "close"))
-        head = http1.render(f"HTTP/1.1 {answer.first[1]} {answer.first[2]}", headers)
-    upstream = connection.reader
-    if length is not None and length <= _BUFFERED:
-        writer.write(head + (await upstream.readexactly(length) if length else b""))
-    else:
-        writer.write(head)
-        if length is not None:
-            await http1.relay_exactly(upstream, writer, length)
-        elif chunked:
-            await http1.relay_chunked(upstream, writer)
-        elif until_close:
-            await http1.relay_until_eof(upstream, writer)
-            upstream_keeps = False
-    if upstream_keeps:
+    relayed = await http1.relay_answer(method, raw, connection.reader, writer, keep)
+    if relayed.upstream_keeps:
         pool.put(connection)
     else:
         connection.close()
-    if writer.transport.get_write_buffer_size() > http1.CHUNK:
-        await writer.drain()
-    return keep and not until_close
+    return keep and not relayed.until_close
 
 
 async def _fetch(port: int, target: str) -> str | None:

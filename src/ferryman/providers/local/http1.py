@@ -248,3 +248,70 @@ def parse_cookies(value: str | None) -> dict[str, str]:
             if sep and name:
                 cookies.setdefault(name, content.strip().strip('"'))
     return cookies
+
+
+BUFFERED = 256 * 1024
+"""A body up to this size is read whole and written with its head in one write."""
+
+
+@dataclass(frozen=True)
+class Relayed:
+    """How relaying an answer went.
+
+    Attributes:
+        status: The answer's status code.
+        upstream_keeps: Whether the upstream connection may be reused.
+        until_close: Whether the body ran until the upstream closed (the client must close too).
+    """
+
+    status: int
+    upstream_keeps: bool
+    until_close: bool
+
+
+async def relay_answer(
+    method: str,
+    raw: bytes,
+    upstream: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    keep: bool,
+    stamp: bytes = b"",
+) -> Relayed:
+    """Relay an answer whose head is ``raw`` and whose body follows on ``upstream``.
+
+    A plain head is passed on as received; otherwise it is rebuilt with the
+    framing and ``Connection`` header the client connection needs. ``stamp``
+    (complete header lines) is appended to the head.
+    """
+    answer = parse_response(raw)
+    status = int(answer.first[1])
+    upstream_keeps = answer.keep_alive(answer.first[0])
+    no_body = method == "HEAD" or status in (204, 304) or 100 <= status < 200
+    length = None if no_body else answer.length()
+    chunked = not no_body and length is None and answer.chunked()
+    until_close = not no_body and length is None and not chunked
+    if answer.plain and keep and not until_close:
+        head = raw
+    else:
+        headers = answer.forwardable()
+        if chunked:
+            headers.append(("Transfer-Encoding", "chunked"))
+        if not keep or until_close:
+            headers.append(("Connection", "close"))
+        head = render(f"HTTP/1.1 {answer.first[1]} {answer.first[2]}", headers)
+    if stamp:
+        head = head[:-2] + stamp + b"\r\n"
+    if length is not None and length <= BUFFERED:
+        writer.write(head + (await upstream.readexactly(length) if length else b""))
+    else:
+        writer.write(head)
+        if length is not None:
+            await relay_exactly(upstream, writer, length)
+        elif chunked:
+            await relay_chunked(upstream, writer)
+        elif until_close:
+            await relay_until_eof(upstream, writer)
+            upstream_keeps = False
+    if writer.transport.get_write_buffer_size() > CHUNK:
+        await writer.drain()
+    return Relayed(status, upstream_keeps, until_close)

@@ -52,7 +52,6 @@ log = logging.getLogger("ferryman.router")
 
 CLIENT_ZONE = "X-Ferryman-Client-Zone"
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
-_BUFFERED = 256 * 1024
 _OWN_PATHS = frozenset({"/metrics", "/_ferryman/stats", "/_ferryman/table"})
 _REASONS = {400: "Bad Request", 404: "Not Found", 502: "Bad Gateway", 503: "Service Unavailable"}
 _REASONS |= {200: "OK", 504: "Gateway Timeout"}
@@ -304,7 +303,7 @@ class Router:
         if chunked:
             body = await http1.read_chunked(reader)
         elif length:
-            body = await reader.readexactly(length) if length <= _BUFFERED else None
+            body = await reader.readexactly(length) if length <= http1.BUFFERED else None
         if mirror is not None and mirror != version and body is not None:
             self._copy(request, service, mirror, body)
         zone = "none"
@@ -428,44 +427,13 @@ class Router:
         keep: bool,
     ) -> int:
         """Relay an instance's answer to the client; returns its status (0: client must close)."""
-        answer = http1.parse_response(raw)
-        status = int(answer.first[1])
-        upstream_keeps = answer.keep_alive(answer.first[0])
-        no_body = method == "HEAD" or status in (204, 304) or 100 <= status < 200
-        length = None if no_body else answer.length()
-        chunked = not no_body and length is None and answer.chunked()
-        until_close = not no_body and length is None and not chunked
         ours = self._stamp(instance, generation)
-        if answer.plain and keep and not until_close:
-            head = raw[:-2] + ours + b"\r\n"
-        else:
-            headers = answer.forwardable()
-            if chunked:
-                headers.append(("Transfer-Encoding", "chunked"))
-            if not keep or until_close:
-                headers.append(("Connection", "close"))
-            head = http1.render(f"HTTP/1.1 {answer.first[1]} {answer.first[2]}", headers)
-            head = head[:-2] + ours + b"\r\n"
-        upstream = connection.reader
-        if length is not None and length <= _BUFFERED:
-            data = await upstream.readexactly(length) if length else b""
-            writer.write(head + data)
-        else:
-            writer.write(head)
-            if length is not None:
-                await http1.relay_exactly(upstream, writer, length)
-            elif chunked:
-                await http1.relay_chunked(upstream, writer)
-            elif until_close:
-                await http1.relay_until_eof(upstream, writer)
-                upstream_keeps = False
-        if upstream_keeps:
+        relayed = await http1.relay_answer(method, raw, connection.reader, writer, keep, ours)
+        if relayed.upstream_keeps:
             self._pool.put(connection)
         else:
             connection.close()
-        if writer.transport.get_write_buffer_size() > http1.CHUNK:
-            await writer.drain()
-        return 0 if until_close else status
+        return 0 if relayed.until_close else relayed.status
 
     def _stamp(self, instance: Backend, generation: int) -> bytes:
         """The headers naming who answered, ready to append to a head."""
