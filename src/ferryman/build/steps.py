@@ -1,9 +1,13 @@
 """Running one build step, the way a GitHub Actions ``run:`` step runs.
 
 The script is written to a temporary file and run by the step's shell in its
-own process group, with stdout and stderr streamed into the log. The group is
-killed on timeout, on cancellation, and when the step ends (so a step leaves
-no background processes behind). A finished step records its result next to
+own process group, with stdout and stderr streamed into the log. A script
+that is one simple command of plain words (``make build``, ``sleep 2``) under
+``bash`` or ``sh`` is started directly instead, as GNU make does for such a
+recipe: the program the shell would run, with the variables it would export,
+without the shell's start-up (see ``_direct``). The group is killed on
+timeout, on cancellation, and when the step ends (so a step leaves no
+background processes behind). A finished step records its result next to
 its log; running it again returns that record instead of running twice.
 """
 
@@ -16,12 +20,15 @@ import hashlib
 import json
 import math
 import os
+import re
 import shlex
+import shutil
 import signal
 import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -44,6 +51,23 @@ _SHELLS: dict[str, tuple[str, ...]] = {
     "sh": ("sh", "-e", "{0}"),
     "python": ("python3", "{0}"),
 }
+
+
+_PLAIN_LINE = re.compile(r"[A-Za-z0-9_./:=,+@ -]+")
+"""A line the shell would split on spaces and run as is: no quoting, expansion or operator."""
+
+_BASH_WORDS = """
+. : [ [[ ]] alias bg bind break builtin caller cd command compgen complete compopt continue
+declare dirs disown echo enable eval exec exit export false fc fg getopts hash help history
+jobs kill let local logout mapfile popd printf pushd pwd read readarray readonly return set
+shift shopt source suspend test times trap true type typeset ulimit umask unalias unset wait
+if then else elif fi case esac for select while until do done in function time coproc
+"""
+_SHELL_WORDS = frozenset(_BASH_WORDS.split())
+"""bash's builtins and reserved words (``compgen -b -k``): the shell runs these itself."""
+
+_SHELL_STARTUP = ("BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS")
+"""Variables that make the shell read a file or change options before the command runs."""
 
 
 class StepResult(BaseModel):
@@ -98,11 +122,56 @@ async def run_step(
     cwd = _working_directory(workspace, step)
     full_env = {**os.environ, **(env or {}), **step.env}
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="ferryman-step-") as scratch:
-        argv = _command(step, Path(scratch))
-        result = await _execute(step, argv, cwd, full_env, log_path, heartbeat)
+    direct = _direct(step, cwd, full_env)
+    if direct is not None:
+        result = await _execute(step, direct, cwd, full_env, log_path, heartbeat)
+    else:
+        with tempfile.TemporaryDirectory(prefix="ferryman-step-") as scratch:
+            argv = _command(step, Path(scratch))
+            result = await _execute(step, argv, cwd, full_env, log_path, heartbeat)
     _record(marker, fingerprint, result)
     return result
+
+
+@dataclass(frozen=True)
+class _Direct:
+    """A step's one simple command, started without its shell."""
+
+    argv: list[str]
+    executable: str
+    env: dict[str, str]
+
+
+def _direct(step: StepPlan, cwd: Path, env: dict[str, str]) -> _Direct | None:
+    """The command to start in place of ``bash``/``sh`` running the script, if that is the same.
+
+    Only a script of one line of plain words (letters, digits and ``_./:=,+@-``:
+    nothing the shell would quote, expand, redirect or chain) whose first word
+    is a program found on ``PATH`` (not a builtin, reserved word or assignment),
+    and only when nothing in the environment changes how the shell starts
+    (``BASH_ENV``, ``ENV``, ``SHELLOPTS``, ``BASHOPTS``, exported functions).
+    The program gets the variables the shell would export to it: ``PWD``, and
+    for bash ``SHLVL`` + 1 and ``_`` (its path).
+    """
+    if step.shell not in ("bash", "sh"):
+        return None
+    line = step.run.strip()
+    if not _PLAIN_LINE.fullmatch(line):
+        return None
+    if any(key in env for key in _SHELL_STARTUP) or any(k.startswith("BASH_FUNC_") for k in env):
+        return None
+    argv = line.split()
+    if argv[0] in _SHELL_WORDS or "=" in argv[0] or "/" in argv[0]:
+        return None
+    found = shutil.which(argv[0], path=env.get("PATH", os.defpath))
+    if found is None:
+        return None  # the shell reports "command not found" in its own words
+    exported = {**env, "PWD": str(cwd)}
+    if step.shell == "bash":
+        level = env.get("SHLVL", "")
+        exported["SHLVL"] = str(int(level) + 1 if level.isdigit() else 1)
+        exported["_"] = found
+    return _Direct(argv=argv, executable=found, env=exported)
 
 
 def _working_directory(workspace: Path, step: StepPlan) -> Path:
@@ -141,7 +210,7 @@ def _command(step: StepPlan, scratch: Path) -> list[str]:
 
 async def _execute(
     step: StepPlan,
-    argv: list[str],
+    argv: list[str] | _Direct,
     cwd: Path,
     env: dict[str, str],
     log_path: Path,
@@ -160,6 +229,8 @@ async def _execute(
         duration = time.monotonic() - started
         exit_code = proc.returncode
         assert exit_code is not None, "_supervise returns only once the shell has exited"
+        if isinstance(argv, _Direct) and exit_code < 0 and not timed_out:
+            exit_code = 128 - exit_code  # the shell's status for a command killed by a signal
         ending = " (timed out)" if timed_out else ""
         log.write(f"==> exit {exit_code} after {duration:.1f}s{ending}\n")
     return StepResult(
@@ -172,11 +243,16 @@ async def _execute(
 
 
 async def _spawn(
-    step: StepPlan, argv: list[str], cwd: Path, env: dict[str, str]
+    step: StepPlan, argv: list[str] | _Direct, cwd: Path, env: dict[str, str]
 ) -> asyncio.subprocess.Process:
+    if isinstance(argv, _Direct):
+        args, executable, env = argv.argv, argv.executable, argv.env
+    else:
+        args, executable = argv, argv[0]
     try:
         return await asyncio.create_subprocess_exec(
-            *argv,
+            *args,
+            executable=executable,
             cwd=cwd,
             env=env,
             stdin=asyncio.subprocess.DEVNULL,
@@ -186,7 +262,7 @@ async def _spawn(
         )
     except OSError as exc:
         raise BuildError(
-            f"step {step.name!r}: cannot start {argv[0]}: {exc.strerror or exc}"
+            f"step {step.name!r}: cannot start {args[0]}: {exc.strerror or exc}"
         ) from exc
 
 

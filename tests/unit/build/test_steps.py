@@ -209,3 +209,55 @@ async def test_result_round_trips_through_json(workspace: Path, log_path: Path) 
     result = await run_step(StepPlan(name="j", run="echo é"), workspace, log_path)
     assert StepResult.model_validate_json(result.model_dump_json()) == result
     assert result.tail == "é"
+
+
+async def test_a_plain_command_sees_what_the_shell_would_export(
+    workspace: Path, log_path: Path, tmp_path: Path
+) -> None:
+    # `env` alone runs without bash; `env # …` goes through bash: the same variables either way.
+    for shell in ("bash", "sh"):
+        direct = await run_step(StepPlan(name="d", run="env", shell=shell), workspace, log_path)
+        through = await run_step(
+            StepPlan(name="s", run="env # via the shell", shell=shell),
+            workspace,
+            tmp_path / "logs" / f"02-{shell}.log",
+        )
+        log_path.with_suffix(".result.json").unlink()
+        assert direct.exit_code == through.exit_code == 0
+        assert sorted(read_log(log_path).splitlines()[1:-1]) == sorted(
+            read_log(tmp_path / "logs" / f"02-{shell}.log").splitlines()[1:-1]
+        )
+
+
+async def test_a_plain_command_exits_as_under_the_shell(workspace: Path, log_path: Path) -> None:
+    result = await run_step(StepPlan(name="ls", run="ls no-such-file"), workspace, log_path)
+    assert result.exit_code == 2
+    assert "no-such-file" in result.tail
+
+
+@pytest.mark.parametrize(
+    ("run", "env", "direct"),
+    [
+        ("sleep 0.1", {}, True),
+        ("make -j4 build CFLAGS=-O2", {}, True),
+        ("echo hi", {}, False),  # a builtin
+        ("A=1 env", {}, False),  # an assignment
+        ("./build.sh", {}, False),  # a path: relative to the step's directory
+        ("no-such-program-here", {}, False),  # the shell says "command not found"
+        ("sleep $X", {}, False),
+        ("ls *.txt", {}, False),
+        ("sleep 1 && true", {}, False),
+        ("sleep 1\nsleep 2", {}, False),
+        ("sleep 0.1", {"BASH_ENV": "/etc/profile"}, False),
+        ("sleep 0.1", {"SHELLOPTS": "xtrace"}, False),
+        ("sleep 0.1", {"BASH_FUNC_sleep%%": "() { :; }"}, False),
+    ],
+)
+def test_only_one_plain_command_skips_the_shell(
+    workspace: Path, run: str, env: dict[str, str], direct: bool
+) -> None:
+    from ferryman.build.steps import _direct
+
+    full = {"PATH": os.environ["PATH"], **env}
+    assert (_direct(StepPlan(name="x", run=run), workspace, full) is not None) is direct
+    assert _direct(StepPlan(name="x", run=run, shell="python"), workspace, full) is None
