@@ -159,8 +159,20 @@ def _git(args: Sequence[str], cwd: Path) -> str:
     return proc.stdout
 
 
+_GIT_DISCOVERY = ("GIT_DIR", "GIT_WORK_TREE", "GIT_CEILING_DIRECTORIES", "GIT_COMMON_DIR")
+
+
 def _git_location(root: Path) -> tuple[Path, str] | None:
-    """The work tree holding ``root`` and the path of ``root`` in it; ``None`` if not in one."""
+    """The work tree holding ``root`` and the path of ``root`` in it; ``None`` if not in one.
+
+    git is asked only when ``root`` or a parent has a ``.git`` entry (or git's
+    discovery variables are set): with neither, git finds no work tree either,
+    and a plain directory is copied without starting git.
+    """
+    if not any(key in os.environ for key in _GIT_DISCOVERY) and not any(
+        os.path.lexists(parent / ".git") for parent in (root, *root.parents)
+    ):
+        return None
     try:
         output = _git(["rev-parse", "--show-toplevel", "--show-prefix"], root)
     except _Failure:

@@ -238,3 +238,24 @@ def test_destination_holding_the_source_is_refused(tmp_path: Path, cache: Path) 
     with pytest.raises(BuildError, match="overwrite the source"):
         checkout(str(src), None, tmp_path, cache)
     assert src.is_dir()
+
+
+def test_plain_directory_outside_any_repository_starts_no_git(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ferryman.build.checkout as module
+
+    if any((parent / ".git").exists() for parent in tmp_path.parents):
+        pytest.skip("the temporary directory lies inside a git work tree")
+    for key in module._GIT_DISCOVERY:
+        monkeypatch.delenv(key, raising=False)
+    src = tmp_path / "plain"
+    src.mkdir()
+    (src / "a").write_text("1")
+
+    def no_git(args: object, cwd: Path) -> str:
+        raise AssertionError(f"git {args} started for a plain directory")
+
+    monkeypatch.setattr(module, "_git", no_git)
+    result = checkout(str(src), None, tmp_path / "ws", cache)
+    assert result.commit.startswith("sha256:")
