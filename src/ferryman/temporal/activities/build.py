@@ -99,12 +99,17 @@ def _now() -> str:
 
 @contextlib.asynccontextmanager
 async def _heartbeats(interval_s: float = 1.0) -> AsyncIterator[None]:
-    """Heartbeat in the background, so cancellation reaches even a long checkout."""
+    """Heartbeat in the background, so cancellation reaches even a long checkout.
+
+    The first beat comes after ``interval_s``: a node done sooner (a cache hit,
+    a short step) costs the server no heartbeat call, and the heartbeat timeout
+    (30 s) is far longer than one interval.
+    """
 
     async def beat() -> None:
         while True:
-            activity.heartbeat()
             await asyncio.sleep(interval_s)
+            activity.heartbeat()
 
     task = asyncio.create_task(beat())
     try:
