@@ -178,7 +178,11 @@ MEANINGS: dict[str, str] = {
     "Step.env": "added to the step's environment",
     "Step.working_directory": "relative to the checkout; may not leave it",
     "Step.timeout_minutes": "the step's process group is killed after it",
-    "Step.shell": "`bash` (run with `-eo pipefail`), `sh`, `python` or a template with `{0}`",
+    "Step.shell": (
+        "`bash` (run with `-eo pipefail`), `sh`, `python` or a template with `{0}`;"
+        " under `bash` or `sh`, one plain command (`make build`) starts without the shell,"
+        " as make does"
+    ),
     "Matrix.<axis>": "an axis and its values, e.g. `platform: [linux/amd64, linux/arm64]`",
     "Matrix.include": "extra legs, or extra values for the legs they match",
     "Matrix.exclude": "legs to leave out",
