@@ -147,7 +147,8 @@ def _direct(step: StepPlan, cwd: Path, env: dict[str, str]) -> _Direct | None:
 
     Only a script of one line of plain words (letters, digits and ``_./:=,+@-``:
     nothing the shell would quote, expand, redirect or chain) whose first word
-    is a program found on ``PATH`` (not a builtin, reserved word or assignment),
+    is a program found on ``PATH`` (not a builtin, reserved word or assignment;
+    every ``PATH`` entry absolute),
     and only when nothing in the environment changes how the shell starts
     (``BASH_ENV``, ``ENV``, ``SHELLOPTS``, ``BASHOPTS``, exported functions).
     The program gets the variables the shell would export to it: ``PWD``, and
@@ -163,7 +164,10 @@ def _direct(step: StepPlan, cwd: Path, env: dict[str, str]) -> _Direct | None:
     argv = line.split()
     if argv[0] in _SHELL_WORDS or "=" in argv[0] or "/" in argv[0]:
         return None
-    found = shutil.which(argv[0], path=env.get("PATH", os.defpath))
+    search = env.get("PATH", os.defpath)
+    if not all(os.path.isabs(entry) for entry in search.split(os.pathsep)):
+        return None  # a relative entry (or an empty one: ".") is relative to the step's directory
+    found = shutil.which(argv[0], path=search)
     if found is None:
         return None  # the shell reports "command not found" in its own words
     exported = {**env, "PWD": str(cwd)}

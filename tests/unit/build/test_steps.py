@@ -251,6 +251,7 @@ async def test_a_plain_command_exits_as_under_the_shell(workspace: Path, log_pat
         ("sleep 0.1", {"BASH_ENV": "/etc/profile"}, False),
         ("sleep 0.1", {"SHELLOPTS": "xtrace"}, False),
         ("sleep 0.1", {"BASH_FUNC_sleep%%": "() { :; }"}, False),
+        ("sleep 0.1", {"PATH": f".:{os.environ['PATH']}"}, False),
     ],
 )
 def test_only_one_plain_command_skips_the_shell(
