@@ -147,10 +147,10 @@ def _direct(step: StepPlan, cwd: Path, env: dict[str, str]) -> _Direct | None:
 
     Only a script of one line of plain words (letters, digits and ``_./:=,+@-``:
     nothing the shell would quote, expand, redirect or chain) whose first word
-    is a program found on ``PATH`` (not a builtin, reserved word or assignment;
-    every ``PATH`` entry absolute),
-    and only when nothing in the environment changes how the shell starts
-    (``BASH_ENV``, ``ENV``, ``SHELLOPTS``, ``BASHOPTS``, exported functions).
+    is a program found on a ``PATH`` of absolute directories (not a builtin,
+    reserved word or assignment), and only when nothing in the environment
+    changes how the shell starts (``BASH_ENV``, ``ENV``, ``SHELLOPTS``,
+    ``BASHOPTS``, exported functions).
     The program gets the variables the shell would export to it: ``PWD``, and
     for bash ``SHLVL`` + 1 and ``_`` (its path).
     """
