@@ -15,6 +15,7 @@ from temporalio.api.common.v1 import Payloads
 from ferryman.identity.tokens import hash_token, new_token
 from ferryman.server.app import create_app
 from ferryman.server.context import ServerSettings
+from ferryman.server.web.session import COOKIE, Session, Sessions, fingerprint
 from ferryman.temporal.codec import ENCODING
 from ferryman.temporal.converter import DATA_CONVERTER
 
@@ -117,3 +118,21 @@ def test_without_encryption_the_codec_is_not_found(tmp_path: Path) -> None:
         answer = http.post("/codec/decode", json=body_of("x"), headers=AUTH)
     assert answer.status_code == 404
     assert "not configured" in answer.json()["error"]
+
+
+def test_a_dashboard_session_cookie_stands_for_a_token(tmp_path: Path) -> None:
+    with app_for(tmp_path) as http:
+        stored = hash_token_of(tmp_path / "config.yaml")
+        cookie = Sessions("s").dump(Session(user="alice", key=fingerprint(stored), csrf="c"))
+        http.cookies.set(COOKIE, cookie)
+        answer = http.post("/codec/encode", json=body_of("x"), headers={"Origin": UI})
+        assert answer.status_code == 200, answer.text
+        forged = Sessions("other").dump(Session(user="alice", key=fingerprint(stored), csrf="c"))
+        http.cookies.set(COOKIE, forged)
+        refused = http.post("/codec/encode", json=body_of("x"), headers={"Origin": UI})
+        assert refused.status_code == 401
+
+
+def hash_token_of(config: Path) -> str:
+    line = next(x for x in config.read_text().splitlines() if "token:" in x)
+    return line.split("'")[1]

@@ -8,8 +8,10 @@ ferryman token (``Authorization: Bearer fm_…``) and shows what comes back::
     POST /codec/decode
     {"payloads": [{"metadata": {"encoding": "<base64>", …}, "data": "<base64>"}]}
 
-Bodies are Temporal's ``Payloads`` in protobuf JSON (bytes as base64). Without a
-token, or with a token of nobody: 401. The browser's CORS preflight is answered
+Bodies are Temporal's ``Payloads`` in protobuf JSON (bytes as base64). A
+browser logged in to ferryman's dashboard may send its session cookie instead
+of a token (the Web UI's "include cross-origin credentials"). Without either,
+or with a token of nobody: 401. The browser's CORS preflight is answered
 for the configured Web UI origin (``encryption.web-ui-origin``, else the origin
 of the server's ``--temporal-ui``); answers carry the CORS headers too, so the
 UI can show a refusal.
@@ -28,6 +30,7 @@ from ferryman.identity.encryption import encryption_keys
 from ferryman.server.auth import authenticated_user
 from ferryman.server.context import ServerContext, context_of
 from ferryman.server.errors import ApiError, error_response
+from ferryman.server.web.access import visitor
 from ferryman.temporal.codec import AESGCMCodec, CodecError
 from ferryman.temporal.converter import codec_for
 
@@ -87,10 +90,21 @@ async def preflight(request: Request, action: str) -> Response:
     return Response(status_code=204, headers=headers)
 
 
+def _user(request: Request) -> str:
+    """The bearer token's user, else the dashboard session's.
+
+    Raises:
+        ApiError: 401: neither names a user.
+    """
+    if not request.headers.get("authorization") and visitor(request).user:
+        return visitor(request).user
+    return authenticated_user(request)
+
+
 async def _answer(request: Request, encode: bool) -> Response:
     cors = _cors(request)
     try:
-        authenticated_user(request)
+        _user(request)
         codec = _codec(context_of(request))
         try:
             payloads = json_format.Parse(await request.body(), Payloads())
