@@ -14,17 +14,21 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import subprocess
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 
@@ -32,14 +36,17 @@ from ferryman.demo import prepare_example
 from ferryman.devstack.stack import temporal_binary
 from ferryman.identity.config import IdentityError
 from ferryman.identity.encryption import configured_keys
+from ferryman.identity.tokens import hash_token, new_token
 from ferryman.providers.local import LocalProvider
+from ferryman.server.app import create_app
+from ferryman.server.context import ServerSettings
 from ferryman.temporal.activities.analysis import MetricSources
 from ferryman.temporal.client.connection import Connection, connect
 from ferryman.temporal.codec import ENCODING, AESGCMCodec
 from ferryman.temporal.converter import codec_for
 from ferryman.temporal.worker.workers import local_providers
 from ferryman.temporal.workflows.release import ReleaseWorkflow
-from ferryman.testing import AgentProcess, TemporalDevServer
+from ferryman.testing import AgentProcess, TemporalDevServer, free_port
 from ferryman.testing.workers import serving
 
 from .conftest import EXAMPLES
@@ -104,15 +111,43 @@ def secret_spec(tmp_path: Path) -> Path:
     return prepare_example(source, tmp_path / "hello")
 
 
+TOKEN = new_token()
+"""The token of ``alice``, the config's one user."""
+
+
 @pytest.fixture
 def encrypting_config(ferryman_home: Path) -> Iterator[Path]:
-    """ferryman's config with an ``encryption:`` section (key ``k1`` in a file)."""
+    """ferryman's config with a user and an ``encryption:`` section (key ``k1`` in a file)."""
     keys = ferryman_home / "keys"
     keys.mkdir()
     (keys / "k1.key").write_text(base64.b64encode(os.urandom(32)).decode() + "\n")
     config = ferryman_home / "config.yaml"
-    config.write_text("encryption:\n  active: k1\n  keys:\n    k1: {file: keys/k1.key}\n")
+    config.write_text(
+        f"users:\n  alice: {{token: '{hash_token(TOKEN)}'}}\n"
+        "encryption:\n  active: k1\n  keys:\n    k1: {file: keys/k1.key}\n"
+    )
     yield config
+
+
+@contextlib.contextmanager
+def ferryman_server(config: Path, state: Path) -> Iterator[str]:
+    """``ferryman server``'s app on a free port, in a thread; yields its URL."""
+    port = free_port()
+    settings = ServerSettings(config=config, state_dir=state, session_secret="s")
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 def payloads_in(node: Any, search_attributes: bool = False) -> Iterator[dict[str, Any]]:
@@ -148,11 +183,11 @@ def unb64(text: object) -> bytes:
         return text.encode()
 
 
-def raw_history(address: str, workflow_id: str) -> str:
-    """The history as the server stores it, from the ``temporal`` CLI (no codec)."""
+def raw_history(address: str, workflow_id: str, *codec: str) -> str:
+    """The history as the server stores it, from the ``temporal`` CLI (no codec unless given)."""
     shown = subprocess.run(
         [temporal_binary(), "workflow", "show", "--workflow-id", workflow_id,
-         "--address", address, "--output", "json"],
+         "--address", address, "--output", "json", *codec],
         capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     return shown.stdout
@@ -232,6 +267,16 @@ async def test_secrets_reach_their_processes_and_history_holds_only_ciphertext(
     assert SERVICE_VAR in decoded and plan.system in decoded
     # ...and the secrets' values never were in any payload at all.
     assert service_secret not in decoded and build_secret not in decoded
+
+    # The temporal CLI, like the Web UI, decodes through ferryman server's codec endpoint.
+    with ferryman_server(encrypting_config, encrypting_config.parent / "server") as url:
+        endpoint = ["--codec-endpoint", f"{url}/codec"]
+        shown = raw_history(
+            dev_server.address, release_id, *endpoint, "--codec-auth", f"Bearer {TOKEN}"
+        )
+        through = [unb64(p.get("data", "")) for p in payloads_in(json.loads(shown))]
+        assert any(SERVICE_VAR.encode() in data for data in through)
+        assert not [data for data in through if service_secret.encode() in data]
 
 
 async def test_a_key_that_cannot_be_read_stops_connect_with_one_line(
