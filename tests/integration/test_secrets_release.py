@@ -7,7 +7,10 @@ the ground truth that each secret reached its process. ferryman's config turns
 the AES-GCM codec on, so ``connect`` encrypts; the ``temporal`` CLI then prints
 each workflow's history as the server stores it, where neither secret nor even
 the secret's *reference* may appear, while the same payloads, decrypted with
-the config's key, show the reference (so the search can find what is there).
+the config's key, show the reference (so the search can find what is there),
+and so does the CLI through ``ferryman server``'s codec endpoint. Then the key
+rotates: the release written under ``k1`` still reads once ``k2`` is active,
+and no longer once ``k1`` is dropped.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +46,8 @@ from ferryman.server.app import create_app
 from ferryman.server.context import ServerSettings
 from ferryman.temporal.activities.analysis import MetricSources
 from ferryman.temporal.client.connection import Connection, connect
-from ferryman.temporal.codec import ENCODING, AESGCMCodec
+from ferryman.temporal.client.releases import release_progress
+from ferryman.temporal.codec import ENCODING, KEY_ID, AESGCMCodec, CodecError
 from ferryman.temporal.converter import codec_for
 from ferryman.temporal.worker.workers import local_providers
 from ferryman.temporal.workflows.release import ReleaseWorkflow
@@ -127,6 +132,19 @@ def encrypting_config(ferryman_home: Path) -> Iterator[Path]:
         "encryption:\n  active: k1\n  keys:\n    k1: {file: keys/k1.key}\n"
     )
     yield config
+
+
+def write_keys(config: Path, active: str, listed: tuple[str, ...]) -> None:
+    """Rewrite the config's ``encryption:`` (a key file made for each new id)."""
+    keys = config.parent / "keys"
+    for key_id in listed:
+        if not (keys / f"{key_id}.key").exists():
+            (keys / f"{key_id}.key").write_text(base64.b64encode(os.urandom(32)).decode())
+    entries = "".join(f"    {key_id}: {{file: keys/{key_id}.key}}\n" for key_id in listed)
+    config.write_text(
+        f"users:\n  alice: {{token: '{hash_token(TOKEN)}'}}\n"
+        f"encryption:\n  active: {active}\n  keys:\n{entries}"
+    )
 
 
 @contextlib.contextmanager
@@ -277,6 +295,19 @@ async def test_secrets_reach_their_processes_and_history_holds_only_ciphertext(
         through = [unb64(p.get("data", "")) for p in payloads_in(json.loads(shown))]
         assert any(SERVICE_VAR.encode() in data for data in through)
         assert not [data for data in through if service_secret.encode() in data]
+
+    # Rotation: k2 becomes active, k1 stays listed; the release written under k1
+    # still reads (its memo, with no worker running), and new payloads use k2.
+    write_keys(encrypting_config, "k2", ("k1", "k2"))
+    rotated = await connect(Connection(dev_server.address), wait_s=10)
+    progress, source = await release_progress(rotated, release_id, timedelta(seconds=1))
+    assert source == "server" and progress is not None
+    (sealed,) = await rotated.data_converter.encode(["x"])
+    assert sealed.metadata[KEY_ID] == b"k2"
+    write_keys(encrypting_config, "k2", ("k2",))
+    without_k1 = await connect(Connection(dev_server.address), wait_s=10)
+    with pytest.raises(CodecError, match=r"key 'k1', which the config's encryption\.keys"):
+        await release_progress(without_k1, release_id, timedelta(seconds=1))
 
 
 async def test_a_key_that_cannot_be_read_stops_connect_with_one_line(
