@@ -105,10 +105,16 @@ async def run_step(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="ferryman-step-") as scratch:
         argv = _command(step, Path(scratch))
-        masked = tuple((secrets or {}).values())
+        masked = _masked(secrets or {})
         result = await _execute(step, argv, cwd, full_env, log_path, heartbeat, masked)
     _record(marker, fingerprint, result)
     return result
+
+
+def _masked(secrets: Mapping[str, str]) -> tuple[str, ...]:
+    """What to mask: each value, and each line of a value of several (a PEM key)."""
+    lines = (line.strip() for value in secrets.values() for line in value.splitlines())
+    return (*secrets.values(), *(line for line in lines if len(line) >= 4))
 
 
 def _working_directory(workspace: Path, step: StepPlan) -> Path:

@@ -139,3 +139,13 @@ def test_a_bad_key_is_one_line_naming_it(
     with pytest.raises(IdentityError, match=problem) as error:
         configured_keys(path)
     assert "\n" not in str(error.value)
+
+
+def test_ferryman_dev_points_the_web_ui_at_the_codec_only_when_encrypting(
+    ferryman_home: Path,
+) -> None:
+    from ferryman.devstack.stack import codec_endpoint_args
+
+    assert codec_endpoint_args(7490) == []
+    write_config(ferryman_home, "encryption:\n  active: k1\n  keys:\n    k1: {env: X}\n")
+    assert codec_endpoint_args(7491) == ["--ui-codec-endpoint", "http://127.0.0.1:7491/codec"]

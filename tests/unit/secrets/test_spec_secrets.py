@@ -151,3 +151,13 @@ async def test_a_step_gets_its_secret_and_its_log_and_tail_show_it_masked(
 
 def test_mask_replaces_the_longest_value_first() -> None:
     assert mask("a-abc-abcd", ["abc", "abcd", ""]) == "a-***-***"
+
+
+async def test_each_line_of_a_secret_of_several_lines_is_masked(tmp_path: Path) -> None:
+    pem = "-----BEGIN KEY-----\nQUJDREVGR0hJSktMTU5PUA==\n-----END KEY-----"
+    step = StepPlan(name="leak", run='echo "$KEY"', secrets={"KEY": SecretSource(env="UNUSED")})
+    log = tmp_path / "logs" / "01.log"
+    result = await run_step(step, tmp_path, log, secrets={"KEY": pem})
+    assert result.exit_code == 0
+    assert "QUJDREVGR0hJSktMTU5PUA==" not in log.read_text()
+    assert "QUJDREVGR0hJSktMTU5PUA==" not in result.tail
