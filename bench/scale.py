@@ -420,6 +420,8 @@ class Tree:
     events_by_type: Counter[str] = field(default_factory=Counter)
     activities: Counter[str] = field(default_factory=Counter)
     activity_wait_ms: list[float] = field(default_factory=list)
+    wait_by_activity: dict[str, list[float]] = field(default_factory=dict)
+    retried: int = 0
     workflow_task_wait_ms: list[float] = field(default_factory=list)
     turnaround_ms: list[float] = field(default_factory=list)
 
@@ -454,7 +456,11 @@ async def read_tree(client: Client, release: str, run_id: str | None, queue: str
             elif t == E.EVENT_TYPE_ACTIVITY_TASK_STARTED:
                 attrs = event.activity_task_started_event_attributes
                 if attrs.scheduled_event_id in scheduled:
-                    tree.activity_wait_ms.append(ms(event, scheduled[attrs.scheduled_event_id]))
+                    wait = ms(event, scheduled[attrs.scheduled_event_id])
+                    tree.activity_wait_ms.append(wait)
+                    name = names[attrs.scheduled_event_id].removeprefix("ferryman.")
+                    tree.wait_by_activity.setdefault(name, []).append(wait)
+                    tree.retried += attrs.attempt > 1
             elif t == E.EVENT_TYPE_WORKFLOW_TASK_STARTED:
                 attrs_w = event.workflow_task_started_event_attributes
                 if attrs_w.scheduled_event_id in scheduled:
@@ -494,10 +500,11 @@ class Phase:
     trees: list[Tree]
     worker_rss_mb: list[float]
     cpu: dict[str, float]
+    completed: int
 
     @property
     def rpm(self) -> float:
-        return self.releases / self.wall_s * 60
+        return self.completed / self.wall_s * 60 if self.wall_s > 0 else 0.0
 
     def waits(self) -> list[float]:
         return [w for t in self.trees for w in t.activity_wait_ms + t.workflow_task_wait_ms]
@@ -567,7 +574,7 @@ async def run_phase(
         _, pending = await asyncio.wait(
             [asyncio.create_task(finish(h)) for h in handles], timeout=timeout_s
         )
-        wall = last - started
+        wall = (time.monotonic() if pending else last) - started
         cpu = {name: cpu_s(pid) - cpu_before[name] for name, pid in pids.items()}
         for task in pending:
             task.cancel()
@@ -587,7 +594,7 @@ async def run_phase(
                 )
             )
         )
-        return Phase(worker_count, releases, wall, failed, trees, rss, cpu)
+        return Phase(worker_count, releases, wall, failed, trees, rss, cpu, len(finished))
     finally:
         stop.set()
         for worker in workers:
@@ -610,7 +617,7 @@ def report(phase: Phase) -> None:
         ("worker peak RSS", ", ".join(f"{mb:.0f} MB" for mb in phase.worker_rss_mb)),
         ("history events per release (mean)", f"{phase.events():.0f}"),
         ("CPU s during the run", ", ".join(f"{k} {v:.1f}" for k, v in phase.cpu.items())),
-        ("failed releases", str(len(phase.failed))),
+        ("releases finished / of them failed", f"{phase.completed} / {len(phase.failed)}"),
     ]
     width = max(len(r[0]) for r in rows)
     for name, value in rows:
@@ -628,6 +635,15 @@ def report(phase: Phase) -> None:
         print("  activities per release: " + ", ".join(
             f"{k.removeprefix('ferryman.')} {v / n:.0f}" for k, v in activities.most_common()
         ))  # fmt: skip
+        waits_by: dict[str, list[float]] = {}
+        for tree in phase.trees:
+            for name, values in tree.wait_by_activity.items():
+                waits_by.setdefault(name, []).extend(values)
+        print("  activity wait p50/p99 ms by type: " + ", ".join(
+            f"{k} {pct(v, 50):.0f}/{pct(v, 99):.0f}" for k, v in sorted(waits_by.items())
+        ))  # fmt: skip
+        retried = sum(t.retried for t in phase.trees)
+        print(f"  activities started on a retry (attempt > 1; wait includes backoff): {retried}")
 
 
 DEFINITION = (
