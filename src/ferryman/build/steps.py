@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ferryman.errors import BuildError
 from ferryman.plan.models import StepPlan
+from ferryman.platform.secrets import mask
 
 HEARTBEAT_INTERVAL_S = 1.0
 POLL_S = 0.01
@@ -96,6 +97,7 @@ async def run_step(
     log_path: Path,
     env: Mapping[str, str] | None = None,
     heartbeat: Callable[[str], None] | None = None,
+    secrets: Mapping[str, str] | None = None,
 ) -> StepResult:
     """Runs a step to completion, or returns its recorded result.
 
@@ -105,6 +107,9 @@ async def run_step(
         log_path: File receiving a header line and the step's output.
         env: Variables added to the worker's environment; ``step.env`` wins over them.
         heartbeat: Called with the latest output line at least every 2 seconds.
+        secrets: The values of ``step.secrets``, by name: variables of the step,
+            masked (``***``) in its log, tail and heartbeats, and left out of the
+            recorded result's fingerprint.
 
     Returns:
         The result, whatever the exit code; a result recorded by an earlier
@@ -120,15 +125,16 @@ async def run_step(
     if recorded is not None:
         return recorded
     cwd = _working_directory(workspace, step)
-    full_env = {**os.environ, **(env or {}), **step.env}
+    full_env = {**os.environ, **(env or {}), **step.env, **(secrets or {})}
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    masked = _masked(secrets or {})
     direct = _direct(step, cwd, full_env)
     if direct is not None:
-        result = await _execute(step, direct, cwd, full_env, log_path, heartbeat)
+        result = await _execute(step, direct, cwd, full_env, log_path, heartbeat, masked)
     else:
         with tempfile.TemporaryDirectory(prefix="ferryman-step-") as scratch:
             argv = _command(step, Path(scratch))
-            result = await _execute(step, argv, cwd, full_env, log_path, heartbeat)
+            result = await _execute(step, argv, cwd, full_env, log_path, heartbeat, masked)
     _record(marker, fingerprint, result)
     return result
 
@@ -178,6 +184,12 @@ def _direct(step: StepPlan, cwd: Path, env: dict[str, str]) -> _Direct | None:
     return _Direct(argv=argv, executable=found, env=exported)
 
 
+def _masked(secrets: Mapping[str, str]) -> tuple[str, ...]:
+    """What to mask: each value, and each line of a value of several (a PEM key)."""
+    lines = (line.strip() for value in secrets.values() for line in value.splitlines())
+    return (*secrets.values(), *(line for line in lines if len(line) >= 4))
+
+
 def _working_directory(workspace: Path, step: StepPlan) -> Path:
     root = workspace.resolve()
     cwd = (root / step.working_directory).resolve()
@@ -219,12 +231,13 @@ async def _execute(
     env: dict[str, str],
     log_path: Path,
     heartbeat: Callable[[str], None] | None,
+    masked: tuple[str, ...] = (),
 ) -> StepResult:
     started = time.monotonic()
     with log_path.open("w", encoding="utf-8", errors="replace", buffering=1) as log:
         log.write(f"==> step {step.name!r} ({step.shell}) in {cwd}\n")
         proc = await _spawn(step, argv, cwd, env)
-        output = _Output(log)
+        output = _Output(log, masked)
         try:
             timed_out = await _supervise(proc, output, step.timeout_s, heartbeat)
         except BaseException:
@@ -361,16 +374,25 @@ async def _pump(stream: asyncio.StreamReader, output: _Output) -> None:
 
 
 class _Output:
-    """Streams decoded output into the log and keeps the last lines."""
+    """Streams decoded output into the log and keeps the last lines.
 
-    def __init__(self, log: TextIO) -> None:
+    With secrets to mask, the log receives whole lines only, each masked, so a
+    value cut in two by a read is still found.
+    """
+
+    def __init__(self, log: TextIO, masked: tuple[str, ...] = ()) -> None:
         self._log = log
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._lines: deque[str] = deque(maxlen=TAIL_LINES)
         self._partial = ""
+        self._masked = masked
+        self._pending = ""
 
     def feed(self, data: bytes, final: bool = False) -> None:
         text = self._decoder.decode(data, final)
+        if self._masked:
+            self._feed_masked(text, final)
+            return
         self._log.write(text)
         *complete, partial = (self._partial + text).split("\n")
         self._lines.extend(_clip(line) for line in complete)
@@ -379,6 +401,21 @@ class _Output:
             self._log.write("\n")
             self._lines.append(self._partial)
             self._partial = ""
+
+    def _feed_masked(self, text: str, final: bool) -> None:
+        *complete, self._pending = (self._pending + text).split("\n")
+        if final and self._pending:
+            complete.append(self._pending)
+            self._pending = ""
+        for line in complete:
+            clean = mask(line, self._masked)
+            self._log.write(clean + "\n")
+            self._lines.append(_clip(clean))
+        self._partial = mask(self._pending[-_MAX_LINE:], self._masked)
+        if len(self._pending) > _CHUNK:  # a very long line: write all but a secret's length
+            keep = max(map(len, self._masked))
+            head, self._pending = self._pending[:-keep], self._pending[-keep:]
+            self._log.write(mask(head, self._masked))
 
     @property
     def last_line(self) -> str:

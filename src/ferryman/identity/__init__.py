@@ -4,12 +4,21 @@
 token hashes); ``config`` reads and writes ``$FERRYMAN_HOME/config.yaml``.
 """
 
-from ferryman.identity.models import DashboardSettings, Directory, SlackSettings, User
+from ferryman.identity.models import (
+    DashboardSettings,
+    Directory,
+    EncryptionSettings,
+    KeySource,
+    SlackSettings,
+    User,
+)
 from ferryman.identity.tokens import hash_token, new_token, verify_token
 
 __all__ = [
     "DashboardSettings",
     "Directory",
+    "EncryptionSettings",
+    "KeySource",
     "SlackSettings",
     "User",
     "hash_token",

@@ -100,6 +100,57 @@ class ProvenanceSettings(_Frozen):
     trusted_keys: tuple[str, ...] = Field(default=(), alias="trusted-keys")
 
 
+class KeySource(_Frozen):
+    """Where an encryption key's material is: a file or an environment variable.
+
+    The material is 32 random bytes, base64-encoded (``openssl rand -base64 32``).
+
+    Attributes:
+        file: A file holding the key, relative to the config's directory.
+        env: An environment variable holding the key.
+    """
+
+    file: str | None = None
+    env: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> KeySource:
+        if (self.file is None) == (self.env is None):
+            raise ValueError("a key needs exactly one of 'file' or 'env'")
+        return self
+
+
+class EncryptionSettings(_Frozen):
+    """The AES-256-GCM payload codec: every payload in Temporal's history is ciphertext.
+
+    Attributes:
+        active: The id of the key new payloads are encrypted with.
+        keys: Every key a payload may have been encrypted with, by id: keep an old
+            key listed after ``active`` moves on, so older histories still decode.
+        web_ui_origin: The Temporal Web UI's origin (``http://localhost:8233``), allowed
+            to call ``ferryman server``'s codec endpoint from the browser.
+    """
+
+    active: str
+    keys: dict[str, KeySource] = Field(min_length=1)
+    web_ui_origin: str | None = Field(default=None, alias="web-ui-origin")
+
+    @field_validator("keys")
+    @classmethod
+    def _key_ids(cls, value: dict[str, KeySource]) -> dict[str, KeySource]:
+        for key_id in value:
+            check_principal(key_id)
+        return value
+
+    @model_validator(mode="after")
+    def _active_listed(self) -> EncryptionSettings:
+        if self.active not in self.keys:
+            raise ValueError(
+                f"active key {self.active!r} is not among keys ({', '.join(sorted(self.keys))})"
+            )
+        return self
+
+
 class Directory(_Frozen):
     """A ferryman config: users, groups, this CLI's token file, the Slack app, the dashboard."""
 
@@ -111,6 +162,9 @@ class Directory(_Frozen):
     slack: SlackSettings = Field(default_factory=SlackSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     provenance: ProvenanceSettings = Field(default_factory=ProvenanceSettings)
+    encryption: EncryptionSettings | None = Field(
+        default=None, description="Encrypt every payload (docs/secrets.md); none: plain JSON."
+    )
 
     @field_validator("users", "groups")
     @classmethod

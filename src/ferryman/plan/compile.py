@@ -27,6 +27,7 @@ from ferryman.plan.models import (
     WavePlan,
 )
 from ferryman.plan.progressive import canary_options, experiment_options
+from ferryman.plan.secrets import secret_sources
 from ferryman.spec.analysis import AnalysisSpec, to_plans
 from ferryman.spec.models import (
     BlueGreen,
@@ -107,6 +108,7 @@ def _build_node(
                 **extra,
                 **{k: _substitute(v, leg) for k, v in {**repo.build.env, **step.env}.items()},
             },
+            secrets=secret_sources({**repo.build.secrets, **step.secrets}, spec_dir),
             working_directory=step.working_directory,
             timeout_s=step.timeout_minutes * 60.0,
             shell=step.shell,
@@ -191,7 +193,11 @@ def artifact_node(spec: Spec, repo: str, platform: str) -> str:
 
 
 def _service_plan(
-    name: str, service: Service, artifact: str, analysis: AnalysisSpec | None = None
+    name: str,
+    service: Service,
+    artifact: str,
+    spec_dir: Path,
+    analysis: AnalysisSpec | None = None,
 ) -> ServicePlan:
     health = service.health
     return ServicePlan(
@@ -199,6 +205,7 @@ def _service_plan(
         artifact_node=artifact,
         command=service.run,
         env=dict(service.env),
+        secrets=secret_sources(service.secrets, spec_dir),
         health=HealthPlan(
             path=health.path,
             status=health.status,
@@ -303,7 +310,13 @@ def compile_plan(
     )
     rollout = env.rollout
     services = tuple(
-        _service_plan(name, service, artifact_node(spec, service.artifact, target), spec.analysis)
+        _service_plan(
+            name,
+            service,
+            artifact_node(spec, service.artifact, target),
+            path.parent,
+            spec.analysis,
+        )
         for name, service in spec.services.items()
     )
     deploy = DeployPlan(

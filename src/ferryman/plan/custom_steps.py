@@ -19,15 +19,17 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from ferryman.deploy.steps import HOLDS, SetRoutes, Step
+from ferryman.plan.secrets import secret_sources
+from ferryman.platform.secrets import SecretSource
 from ferryman.spec.custom_steps import (
     REGION_POINTS,
     ActivityCall,
     ActivityCompensation,
     CustomStep,
     HttpCall,
-    SecretRef,
     StepPoint,
 )
+from ferryman.spec.secrets import SecretRef
 
 
 class _Plan(BaseModel):
@@ -54,11 +56,8 @@ class ActivityPlan(_Plan):
         return f"{self.name} on {self.task_queue}"
 
 
-class SecretPlan(_Plan):
-    """Where a worker reads a secret: an environment variable, or a file (absolute path)."""
-
-    env: str | None = None
-    file: str | None = None
+SecretPlan = SecretSource
+"""Where a worker reads a secret (the platform's ``SecretSource``; kept under this name)."""
 
 
 class WebhookPlan(_Plan):
@@ -120,12 +119,7 @@ class CustomStepPlan(_Plan):
 
 
 def _secrets(secrets: dict[str, SecretRef], spec_dir: Path) -> dict[str, SecretPlan]:
-    return {
-        name: SecretPlan(
-            env=ref.env, file=None if ref.file is None else str((spec_dir / ref.file).resolve())
-        )
-        for name, ref in secrets.items()
-    }
+    return secret_sources(secrets, spec_dir)
 
 
 def _webhook(call: HttpCall, spec_dir: Path) -> WebhookPlan:

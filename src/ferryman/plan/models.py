@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ferryman.deploy.strategies import ReplaceOptions, StrategyOptions
 from ferryman.plan.custom_steps import CustomStepPlan
 from ferryman.platform.models import DataPlane
+from ferryman.platform.secrets import SecretSource
 
 
 class _Plan(BaseModel):
@@ -26,6 +27,9 @@ class StepPlan(_Plan):
     name: str
     run: str
     env: dict[str, str] = Field(default_factory=dict)
+    secrets: dict[str, SecretSource] = Field(
+        default_factory=dict, description="Read by the build worker when the step runs."
+    )
     working_directory: str = "."
     timeout_s: float = 1800.0
     shell: str = "bash"
@@ -94,6 +98,9 @@ class ServicePlan(_Plan):
     artifact_node: str = Field(description="Id of the build node whose outputs are run.")
     command: str
     env: dict[str, str] = Field(default_factory=dict)
+    secrets: dict[str, SecretSource] = Field(
+        default_factory=dict, description="Read by the region's worker when an instance starts."
+    )
     health: HealthPlan = Field(default_factory=HealthPlan)
     replicas: int = 1
     strategy: StrategyOptions = Field(

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ferryman.platform.secrets import SecretSource
+
 DataPlane = Literal["regional", "zonal"]
 """``regional``: one router for every zone of a region; ``zonal``: one router per zone."""
 
@@ -30,6 +32,10 @@ class InstanceRequest(_Model):
     artifact_dir: str = Field(description="Directory holding the built artifact files.")
     command: str = Field(description="Shell command that starts one instance; $PORT is set.")
     env: dict[str, str] = Field(default_factory=dict)
+    secrets: dict[str, SecretSource] = Field(
+        default_factory=dict,
+        description="Variables whose values the activity reads and hands the provider apart.",
+    )
     replicas: int = 1
     health_path: str = "/healthz"
     health_status: int = 200
@@ -48,6 +54,9 @@ class Launch(_Model):
     artifact_digest: str = ""
     command: str
     env: dict[str, str] = Field(default_factory=dict)
+    secrets: dict[str, SecretSource] = Field(
+        default_factory=dict, description="Where each secret variable is read (never a value)."
+    )
     replicas: int = 1
     health_path: str = "/healthz"
     health_status: int = 200

@@ -14,6 +14,7 @@ every zone's router, as separate idempotent calls (see
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
 from ferryman.platform.models import (
@@ -29,8 +30,15 @@ from ferryman.platform.models import (
 class Provider(Protocol):
     """A platform that runs instances and routes traffic."""
 
-    async def prepare(self, key: str, request: InstanceRequest) -> list[Instance]:
-        """Start ``request.replicas`` instances of a version in a zone (idempotent by key)."""
+    async def prepare(
+        self, key: str, request: InstanceRequest, secrets: Mapping[str, str] | None = None
+    ) -> list[Instance]:
+        """Start ``request.replicas`` instances of a version in a zone (idempotent by key).
+
+        ``secrets`` holds the values of ``request.secrets``, read by the caller: the
+        instances get them as variables, and the provider returns or records them
+        nowhere (the key's fingerprint leaves them out, so a rotated value is no conflict).
+        """
         ...
 
     async def health(self, region: str, zone: str, service: str, version: str) -> HealthReport:

@@ -8,6 +8,7 @@
     /api/v1/releases/<release>/gates/<gate>/approve       decide               (bearer)
     /api/v1/releases/<release>/gates/<gate>/reject        decide               (bearer)
     /slack/interactions                                   Slack buttons        (Slack signature)
+    /codec/encode, /codec/decode                          Web UI remote codec  (bearer, CORS)
     /, /login, /releases, /gates, /live/…, /static/…      the dashboard        (session cookie)
 
 The dashboard's routes are listed in :mod:`ferryman.server.web`.
@@ -19,7 +20,7 @@ from fastapi import FastAPI
 
 from ferryman.server import errors
 from ferryman.server.context import ServerContext, ServerSettings
-from ferryman.server.routes import gates, health, slack
+from ferryman.server.routes import codec, gates, health, slack
 from ferryman.server.web import install as dashboard
 
 __all__ = ["ServerSettings", "create_app"]
@@ -33,5 +34,6 @@ def create_app(settings: ServerSettings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(gates.router, prefix="/api/v1")
     app.include_router(slack.router, prefix="/slack")
+    app.include_router(codec.router)
     dashboard.install(app)
     return app

@@ -52,6 +52,11 @@ class ServerContext:
         self.replays = ReplayGuard(state / "slack-seen.sqlite")
         self._sessions = Sessions(settings.session_secret or load_secret(state / "session-key"))
 
+    @property
+    def config_path(self) -> Path:
+        """Where the ferryman config is read from."""
+        return self._config
+
     def sessions(self) -> Sessions:
         """Signs and checks the dashboard's session cookies."""
         return self._sessions

@@ -45,6 +45,7 @@ from pydantic import Field, JsonValue, field_validator, model_validator
 
 from ferryman.spec.base import _Frozen, check_name
 from ferryman.spec.duration import Duration
+from ferryman.spec.secrets import SecretRef
 
 StepPoint = Literal[
     "before-environment",
@@ -96,24 +97,6 @@ def parse_step_point(at: str) -> tuple[StepPoint, int | None]:
 def secret_names(text: str) -> list[str]:
     """The secrets a header value refers to with ``${{ secrets.NAME }}``."""
     return _SECRET_REF.findall(text)
-
-
-class SecretRef(_Frozen):
-    """Where a worker reads a secret when the step runs: an environment variable or a file.
-
-    The value never enters the plan, the workflow's input or its history.
-    """
-
-    env: str | None = Field(default=None, description="An environment variable of the worker.")
-    file: str | None = Field(
-        default=None, description="A file on the worker (relative: to the spec's directory)."
-    )
-
-    @model_validator(mode="after")
-    def _one_source(self) -> SecretRef:
-        if (self.env is None) == (self.file is None):
-            raise ValueError("a secret needs exactly one of 'env' or 'file'")
-        return self
 
 
 class ActivityCompensation(_Frozen):

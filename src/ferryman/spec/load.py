@@ -318,7 +318,7 @@ def _pydantic_issues(doc: SpecDocument, error: ErrorDetails) -> list[SpecIssue]:
         return [doc.issue(loc[:-1], _message(error), at_key=True)]
     if kind == "too_short" and _long_enough(doc.node(loc), error):
         return []  # pydantic counts only valid items; the invalid ones are reported already
-    if kind == "value_error":
+    if kind == "value_error" and loc[-1:] != ("secrets",):  # secrets: variable names
         names = list(_bad_names(doc, loc))
         if names:
             return names

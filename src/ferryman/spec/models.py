@@ -40,6 +40,12 @@ from ferryman.spec.custom_steps import CustomStep
 from ferryman.spec.duration import MAX_SECONDS, Duration, Seconds
 from ferryman.spec.gates import Gate
 from ferryman.spec.progressive import CanarySpec, ExperimentSpec
+from ferryman.spec.secrets import SecretRef, check_env_secrets, check_secret_names
+
+_SECRETS_DOC = (
+    "Variables whose values a worker reads when it uses them (`{env: VAR}` or "
+    "`{file: path}`); never in the plan or the workflows' history (docs/secrets.md)."
+)
 
 
 def step_name(run: str, limit: int = 48) -> str:
@@ -70,11 +76,22 @@ class Step(_Frozen):
         return data
 
     env: dict[str, str] = Field(default_factory=dict)
+    secrets: dict[str, SecretRef] = Field(default_factory=dict, description=_SECRETS_DOC)
     working_directory: str = Field(default=".", alias="working-directory")
     timeout_minutes: float = Field(
         default=30.0, gt=0, le=MAX_SECONDS // 60, alias="timeout-minutes"
     )
     shell: str = "bash"
+
+    @field_validator("secrets")
+    @classmethod
+    def _secret_names(cls, value: dict[str, SecretRef]) -> dict[str, SecretRef]:
+        return check_secret_names(value)
+
+    @model_validator(mode="after")
+    def _secrets(self) -> Step:
+        check_env_secrets(self.secrets, self.env)
+        return self
 
 
 class Build(_Frozen):
@@ -82,6 +99,21 @@ class Build(_Frozen):
 
     steps: tuple[Step, ...] = Field(min_length=1)
     env: dict[str, str] = Field(default_factory=dict)
+    secrets: dict[str, SecretRef] = Field(
+        default_factory=dict, description="Given to every step. " + _SECRETS_DOC
+    )
+
+    @field_validator("secrets")
+    @classmethod
+    def _secret_names(cls, value: dict[str, SecretRef]) -> dict[str, SecretRef]:
+        return check_secret_names(value)
+
+    @model_validator(mode="after")
+    def _secrets(self) -> Build:
+        check_env_secrets(self.secrets, self.env)
+        for step in self.steps:
+            check_env_secrets(self.secrets, step.env)
+        return self
 
 
 MatrixValue = str | int | float | bool
@@ -211,6 +243,7 @@ class Service(_Frozen):
     artifact: str = Field(description="Name of the repo whose outputs this service runs.")
     run: str = Field(min_length=1, description="Command that starts one instance; $PORT is set.")
     env: dict[str, str] = Field(default_factory=dict)
+    secrets: dict[str, SecretRef] = Field(default_factory=dict, description=_SECRETS_DOC)
     health: HealthCheck = Field(default_factory=HealthCheck)
     replicas: int = Field(default=1, ge=1, le=64)
     strategy: Strategy | None = None
@@ -218,6 +251,16 @@ class Service(_Frozen):
         default=(),
         description="Region tags this service may run in (data residency); empty: anywhere.",
     )
+
+    @field_validator("secrets")
+    @classmethod
+    def _secret_names(cls, value: dict[str, SecretRef]) -> dict[str, SecretRef]:
+        return check_secret_names(value)
+
+    @model_validator(mode="after")
+    def _secrets(self) -> Service:
+        check_env_secrets(self.secrets, self.env)
+        return self
 
 
 class Region(_Frozen):

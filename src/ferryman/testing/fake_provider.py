@@ -6,6 +6,7 @@ can be told that a zone never becomes healthy.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ferryman.errors import ProviderError
@@ -35,16 +36,21 @@ class FakeProvider:
     calls: list[tuple[str, str]] = field(default_factory=list)
     launches: dict[tuple[str, str, str], Launch] = field(default_factory=dict)
     starts: int = 0
+    secret_names: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _keys: dict[str, object] = field(default_factory=dict)
 
-    async def prepare(self, key: str, request: InstanceRequest) -> list[Instance]:
-        """Record ``request.replicas`` instances (once per key)."""
+    async def prepare(
+        self, key: str, request: InstanceRequest, secrets: Mapping[str, str] | None = None
+    ) -> list[Instance]:
+        """Record ``request.replicas`` instances (once per key); secrets' names only."""
         self.calls.append(("prepare", key))
+        self.secret_names[key] = tuple(sorted(secrets or {}))
         where = (request.region, request.zone, request.service, request.version)
         self.launches[(request.region, request.service, request.version)] = Launch(
             artifact_digest=request.artifact_digest,
             command=request.command,
             env=request.env,
+            secrets=request.secrets,
             replicas=request.replicas,
             health_path=request.health_path,
             health_status=request.health_status,

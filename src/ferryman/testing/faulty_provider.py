@@ -32,7 +32,7 @@ import json
 import os
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
@@ -120,10 +120,12 @@ class FaultyProvider:
             raise AgentUnavailable(f"chaos: {call} in {region} timed out after it was done")
         return await action()
 
-    async def prepare(self, key: str, request: InstanceRequest) -> list[Instance]:
+    async def prepare(
+        self, key: str, request: InstanceRequest, secrets: Mapping[str, str] | None = None
+    ) -> list[Instance]:
         """See :meth:`Provider.prepare`."""
         return await self._faulty(
-            "prepare", request.region, lambda: self.inner.prepare(key, request)
+            "prepare", request.region, lambda: self.inner.prepare(key, request, secrets)
         )
 
     async def health(self, region: str, zone: str, service: str, version: str) -> HealthReport:

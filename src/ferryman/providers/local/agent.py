@@ -105,7 +105,8 @@ def _environment(request: web.Request) -> str:
 
 async def _prepare(request: web.Request) -> web.Response:
     body = PrepareBody.model_validate(await _body(request))
-    return _json(await request.app[_CORE].prepare(_environment(request), body.key, body.request))
+    core = request.app[_CORE]
+    return _json(await core.prepare(_environment(request), body.key, body.request, body.secrets))
 
 
 async def _health(request: web.Request) -> web.Response:

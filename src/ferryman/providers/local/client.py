@@ -18,6 +18,7 @@ two-phase switch of a zonal region) and reads routers' request logs.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -92,16 +93,19 @@ class LocalProvider:
     def __repr__(self) -> str:
         return f"LocalProvider({self.base_url!r}, environment={self.environment!r})"
 
-    async def prepare(self, key: str, request: InstanceRequest) -> list[Instance]:
+    async def prepare(
+        self, key: str, request: InstanceRequest, secrets: Mapping[str, str] | None = None
+    ) -> list[Instance]:
         """Start ``request.replicas`` instances of a version in a zone (idempotent by key).
 
         A request naming only an ``artifact_digest`` runs that bundle, unpacked once
-        from the artifact store under ``FERRYMAN_HOME``.
+        from the artifact store under ``FERRYMAN_HOME``. ``secrets`` (the values of
+        ``request.secrets``) travel to the agent in the request body only.
         """
         if not request.artifact_dir and request.artifact_digest:
             unpacked = await asyncio.to_thread(self._unpack, request)
             request = request.model_copy(update={"artifact_dir": str(unpacked)})
-        body = PrepareBody(key=key, request=request)
+        body = PrepareBody(key=key, request=request, secrets=dict(secrets or {}))
         path = self._scope + "/prepare"
         return (await self._call("POST", path, PrepareResult, body)).instances
 

@@ -265,9 +265,22 @@ class AgentCore:
             raise NotFound(f"no instance {instance_id!r} in {environment}/{region}")
         self.manager.eject(instance_id)
 
-    async def prepare(self, environment: str, key: str, request: InstanceRequest) -> PrepareResult:
-        """Make sure ``request.replicas`` instances of a version run in a zone."""
+    async def prepare(
+        self,
+        environment: str,
+        key: str,
+        request: InstanceRequest,
+        secrets: Mapping[str, str] | None = None,
+    ) -> PrepareResult:
+        """Make sure ``request.replicas`` instances of a version run in a zone.
+
+        ``secrets`` are the values of ``request.secrets``: the key's fingerprint
+        leaves them out (a rotated value is no conflict), events never name them.
+        """
         check_names(environment=environment)
+        missing = sorted(set(request.secrets) - set(secrets or {}))
+        if missing:
+            raise BadRequest(f"no value for secret(s) {', '.join(missing)}")
         payload = request.model_dump(mode="json")
         result = await self.once(
             environment,
@@ -275,7 +288,7 @@ class AgentCore:
             key,
             payload,
             PrepareResult,
-            lambda: self._prepare(environment, request, key),
+            lambda: self._prepare(environment, request, key, dict(secrets or {})),
         )
         current = {record.id: record for record in self.manager.all()}
         return PrepareResult(instances=[current[i.id].model() for i in result.instances])
@@ -342,6 +355,7 @@ class AgentCore:
                 artifact_digest=launch.artifact_digest,
                 command=launch.command,
                 env=launch.env,
+                secrets=launch.secret_sources(),
                 replicas=max(n for (v, _), n in per_zone.items() if v == version),
                 health_path=launch.health_path,
                 health_status=launch.health_status,
@@ -454,7 +468,9 @@ class AgentCore:
             self.store.remember(scoped, fingerprint, result.model_dump(mode="json"))
             return result
 
-    async def _prepare(self, environment: str, request: InstanceRequest, key: str) -> PrepareResult:
+    async def _prepare(
+        self, environment: str, request: InstanceRequest, key: str, secrets: dict[str, str]
+    ) -> PrepareResult:
         check_names(
             region=request.region,
             zone=request.zone,
@@ -473,7 +489,7 @@ class AgentCore:
         )
         started = []
         for _ in range(request.replicas - len(existing)):
-            started += self.manager.launch(environment, request, cwd, 1)
+            started += self.manager.launch(environment, request, cwd, 1, secrets)
             if self.holds is not None:
                 await self.holds.reach("prepare.started", key)
         return PrepareResult(instances=[record.model() for record in existing + started])

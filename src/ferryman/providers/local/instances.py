@@ -113,13 +113,23 @@ class InstanceManager:
             self._store.record_event("instance.ejected", record.id, record.pid, record.where)
 
     def launch(
-        self, environment: str, request: InstanceRequest, cwd: str, count: int
+        self,
+        environment: str,
+        request: InstanceRequest,
+        cwd: str,
+        count: int,
+        secrets: dict[str, str] | None = None,
     ) -> list[InstanceRecord]:
-        """Start ``count`` new instances of a request, each with its own free port."""
+        """Start ``count`` new instances of a request, each with its own free port.
+
+        ``secrets`` (the values of ``request.secrets``) join the processes' variables.
+        """
         launch = Launch(
             command=request.command,
             cwd=cwd,
             env=dict(request.env),
+            secrets=dict(secrets or {}),
+            secret_refs={name: ref.model_dump() for name, ref in request.secrets.items()},
             health_path=request.health_path,
             health_status=request.health_status,
             artifact_digest=request.artifact_digest,
@@ -268,6 +278,7 @@ class InstanceManager:
         env = {
             **os.environ,
             **record.launch.env,
+            **record.launch.secrets,
             "PORT": str(record.port),
             "FERRYMAN_SERVICE": record.service,
             "FERRYMAN_VERSION": record.version,

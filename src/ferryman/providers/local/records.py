@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ferryman.platform.models import Instance
+from ferryman.platform.secrets import SecretSource
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,10 @@ class Launch:
         health_path: Path answered by a healthy instance.
         health_status: Status a healthy instance answers with.
         artifact_digest: The artifact bundle the release directory holds.
+        secrets: Secret variables' values, kept (in the agent's state only) to
+            restart the process; never in an event or an answer.
+        secret_refs: Where each secret was read (``SecretSource`` as a dict), which
+            the provider reports in ``ServiceState.launches``.
     """
 
     command: str
@@ -27,6 +32,12 @@ class Launch:
     health_path: str
     health_status: int
     artifact_digest: str = ""
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    secret_refs: dict[str, dict[str, str | None]] = field(default_factory=dict)
+
+    def secret_sources(self) -> dict[str, SecretSource]:
+        """Where each secret variable was read."""
+        return {name: SecretSource(**ref) for name, ref in self.secret_refs.items()}
 
 
 @dataclass

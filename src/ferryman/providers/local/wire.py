@@ -17,6 +17,12 @@ class PrepareBody(_Body):
 
     key: str
     request: InstanceRequest
+    secrets: dict[str, str] = Field(
+        default_factory=dict,
+        repr=False,
+        description="The values of ``request.secrets``: given to the instances, stored with "
+        "them to restart them, never in an answer, an event or the key's fingerprint.",
+    )
 
 
 class PrepareResult(_Body):

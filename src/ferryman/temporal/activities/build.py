@@ -31,6 +31,7 @@ from ferryman.build.provenance import ProvenanceStore, build_statement
 from ferryman.build.steps import run_step
 from ferryman.errors import BuildError
 from ferryman.plan.models import BuildNode
+from ferryman.temporal.activities.secrets import read_secrets
 from ferryman.temporal.models.build import (
     ArtifactRef,
     CacheProbeInput,
@@ -58,6 +59,7 @@ async def run_build_step(data: StepInput, extra_env: dict[str, str] | None = Non
     log_path = step_log_path(
         paths.logs_dir(), data.run_id, data.node_id, data.index, data.step.name
     )
+    secrets = read_secrets(data.step.secrets)
     try:
         result = await run_step(
             data.step,
@@ -69,6 +71,7 @@ async def run_build_step(data: StepInput, extra_env: dict[str, str] | None = Non
                 **(extra_env or {}),
             },
             heartbeat=activity.heartbeat,
+            secrets=secrets,
         )
     except BuildError as exc:
         raise ApplicationError(str(exc), type="StepSetupFailed", non_retryable=True) from exc

@@ -21,6 +21,7 @@ from ferryman.errors import AgentUnavailable, ProviderError
 from ferryman.platform.models import HealthReport, ServiceState
 from ferryman.providers.base import Provider, ZonalTraffic
 from ferryman.providers.smoke import run_smoke_checks
+from ferryman.temporal.activities.secrets import read_secrets
 from ferryman.temporal.models.region import (
     CommitInput,
     HealthInput,
@@ -78,8 +79,13 @@ class DeployActivities:
 
     @activity.defn(name="ferryman.prepare_zone")
     async def prepare_zone(self, data: PrepareInput) -> int:
-        """Start the version's instances in one zone from its artifact."""
-        instances = await _call(self._provider(data).prepare(data.key, data.request))
+        """Start the version's instances in one zone from its artifact, with its secrets.
+
+        The secrets' values are read here, on this worker, and handed to the
+        provider beside the request: never in the input, the result or an error.
+        """
+        values = read_secrets(data.request.secrets)
+        instances = await _call(self._provider(data).prepare(data.key, data.request, values))
         return len(instances)
 
     @activity.defn(name="ferryman.await_healthy")

@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import time
-from pathlib import Path
 
 import httpx
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from ferryman.plan.custom_steps import SecretPlan, WebhookPlan
+from ferryman.plan.custom_steps import WebhookPlan
 from ferryman.spec.custom_steps import secret_names
+from ferryman.temporal.activities.secrets import read_secret
 from ferryman.temporal.models.custom import WebhookInput, WebhookResult
 
 BODY_KEPT = 2000
@@ -33,36 +32,10 @@ _SECRET = re.compile(r"\$\{\{\s*secrets\.([A-Za-z0-9_-]+)\s*\}\}")
 _NO_BODY = frozenset({"GET", "DELETE"})
 
 
-def read_secret(name: str, ref: SecretPlan) -> str:
-    """A secret's value, read now from this worker's environment or file system.
-
-    Raises:
-        ApplicationError: Non-retryable: the variable is unset or the file unreadable.
-    """
-    if ref.env is not None:
-        value = os.environ.get(ref.env)
-        if value is None:
-            raise ApplicationError(
-                f"secret {name!r}: environment variable {ref.env} is not set on this worker",
-                type="WebhookSecret",
-                non_retryable=True,
-            )
-        return value
-    assert ref.file is not None
-    try:
-        return Path(ref.file).read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ApplicationError(
-            f"secret {name!r}: cannot read {ref.file} on this worker ({exc.strerror})",
-            type="WebhookSecret",
-            non_retryable=True,
-        ) from None
-
-
 def headers_of(call: WebhookPlan) -> dict[str, str]:
     """The request's headers with every ``${{ secrets.NAME }}`` replaced by its value."""
     values = {
-        name: read_secret(name, call.secrets[name])
+        name: read_secret(name, call.secrets[name], "WebhookSecret")
         for text in call.headers.values()
         for name in secret_names(text)
     }

@@ -10,7 +10,7 @@ from temporalio.client import Client, TLSConfig
 from temporalio.service import RPCError
 
 from ferryman.errors import DevStackError
-from ferryman.temporal.converter import DATA_CONVERTER
+from ferryman.temporal.converter import configured_converter
 
 DEFAULT_ADDRESS = "localhost:7233"
 
@@ -71,9 +71,14 @@ class Connection:
 async def connect(connection: Connection, wait_s: float = 0.0) -> Client:
     """Connect with ferryman's data converter, retrying for up to ``wait_s`` seconds.
 
+    The converter encrypts every payload when ferryman's config has an
+    ``encryption:`` section (docs/secrets.md).
+
     Raises:
         DevStackError: If the cluster cannot be reached in time.
+        IdentityError: The config's encryption keys cannot be read.
     """
+    converter = configured_converter()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
     while True:
@@ -81,7 +86,7 @@ async def connect(connection: Connection, wait_s: float = 0.0) -> Client:
             return await Client.connect(
                 connection.address,
                 namespace=connection.namespace,
-                data_converter=DATA_CONVERTER,
+                data_converter=converter,
                 tls=connection.tls_config(),
                 api_key=connection.api_key,
             )
