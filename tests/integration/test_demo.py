@@ -76,6 +76,16 @@ def answers(url: str, service: str, users: int = 60) -> set[tuple[int, str]]:
     return found
 
 
+def _ctrl_c_reaches_it() -> None:
+    """Ctrl-C stops the demo even when this suite runs as a background job.
+
+    A non-interactive shell starts its background jobs with SIGINT ignored, and
+    a Python started that way keeps ignoring it: the SIGINT sent below would
+    then never reach the demo.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_the_demo_tells_every_level_and_its_numbers_hold(tmp_path: Path) -> None:
     home = tmp_path / "home"
     summary = tmp_path / "summary.json"
@@ -89,6 +99,7 @@ def test_the_demo_tells_every_level_and_its_numbers_hold(tmp_path: Path) -> None
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         text=True,
+        preexec_fn=_ctrl_c_reaches_it,
     )
     output = Output(process)
     pids: dict[str, int] = {}
