@@ -54,7 +54,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from subprocess import Popen
@@ -145,8 +145,10 @@ class ScaleProvider:
                 handle.truncate()
                 handle.write(json.dumps(state))
 
-    async def prepare(self, key: str, request: InstanceRequest) -> list[Instance]:
-        """``request.replicas`` healthy instances."""
+    async def prepare(
+        self, key: str, request: InstanceRequest, secrets: Mapping[str, str] | None = None
+    ) -> list[Instance]:
+        """``request.replicas`` healthy instances (the spec names no secrets)."""
         with self.state(request.region) as state:
             state["instances"].setdefault(request.zone, {})[request.version] = request.replicas
             state["launches"][request.version] = Launch(
