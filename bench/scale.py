@@ -85,6 +85,7 @@ from ferryman.temporal.converter import DATA_CONVERTER
 from ferryman.temporal.names import lock_id
 from ferryman.temporal.workflows.release import ReleaseWorkflow
 from ferryman.testing import TemporalDevServer
+from ferryman.testing.fake_provider import healthy_instances, launch_of
 
 REGIONS = ("us-east", "eu-west", "ap-south")
 ZONES = ("a", "b", "c")
@@ -151,28 +152,8 @@ class ScaleProvider:
         """``request.replicas`` healthy instances (the spec names no secrets)."""
         with self.state(request.region) as state:
             state["instances"].setdefault(request.zone, {})[request.version] = request.replicas
-            state["launches"][request.version] = Launch(
-                artifact_digest=request.artifact_digest,
-                command=request.command,
-                env=request.env,
-                replicas=request.replicas,
-                health_path=request.health_path,
-                health_status=request.health_status,
-            ).model_dump()
-        return [
-            Instance(
-                id=f"{request.service}-{request.version}-{request.zone}-{i}",
-                region=request.region,
-                zone=request.zone,
-                service=request.service,
-                version=request.version,
-                port=10000 + i,
-                pid=None,
-                state="healthy",
-                artifact_digest=request.artifact_digest,
-            )
-            for i in range(request.replicas)
-        ]
+            state["launches"][request.version] = launch_of(request).model_dump()
+        return healthy_instances(request, request.replicas)
 
     async def health(self, region: str, zone: str, service: str, version: str) -> HealthReport:
         """Every instance of the version in the zone, healthy."""

@@ -21,6 +21,37 @@ from ferryman.platform.models import (
 from ferryman.platform.routes import RouteError, check_table
 
 
+def launch_of(request: InstanceRequest) -> Launch:
+    """How ``request`` launches its version (what a provider records to restore it)."""
+    return Launch(
+        artifact_digest=request.artifact_digest,
+        command=request.command,
+        env=request.env,
+        secrets=request.secrets,
+        replicas=request.replicas,
+        health_path=request.health_path,
+        health_status=request.health_status,
+    )
+
+
+def healthy_instances(request: InstanceRequest, count: int) -> list[Instance]:
+    """``count`` instances of ``request``'s version, healthy at once, on ports from 10000."""
+    return [
+        Instance(
+            id=f"{request.service}-{request.version}-{request.zone}-{i}",
+            region=request.region,
+            zone=request.zone,
+            service=request.service,
+            version=request.version,
+            port=10000 + i,
+            pid=None,
+            state="healthy",
+            artifact_digest=request.artifact_digest,
+        )
+        for i in range(count)
+    ]
+
+
 @dataclass
 class FakeProvider:
     """Implements ``Provider`` in memory; ``unhealthy_zones`` never pass health checks.
@@ -46,33 +77,12 @@ class FakeProvider:
         self.calls.append(("prepare", key))
         self.secret_names[key] = tuple(sorted(secrets or {}))
         where = (request.region, request.zone, request.service, request.version)
-        self.launches[(request.region, request.service, request.version)] = Launch(
-            artifact_digest=request.artifact_digest,
-            command=request.command,
-            env=request.env,
-            secrets=request.secrets,
-            replicas=request.replicas,
-            health_path=request.health_path,
-            health_status=request.health_status,
-        )
+        self.launches[(request.region, request.service, request.version)] = launch_of(request)
         if key not in self._keys and self.instances.get(where, 0) < request.replicas:
             self.starts += request.replicas - self.instances.get(where, 0)
             self.instances[where] = request.replicas
             self._keys[key] = True
-        return [
-            Instance(
-                id=f"{request.service}-{request.version}-{request.zone}-{i}",
-                region=request.region,
-                zone=request.zone,
-                service=request.service,
-                version=request.version,
-                port=10000 + i,
-                pid=None,
-                state="healthy",
-                artifact_digest=request.artifact_digest,
-            )
-            for i in range(self.instances[where])
-        ]
+        return healthy_instances(request, self.instances[where])
 
     async def health(self, region: str, zone: str, service: str, version: str) -> HealthReport:
         """Healthy unless the zone is in ``unhealthy_zones``."""
